@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Configures (once) and builds Tern with CMake and Ninja into $TERN_BUILD (default ./build).
+# Extra arguments go to CMake's configure step, e.g. -DTERN_SANITIZE=ON.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+if [ ! -f "$TERN_BUILD/build.ninja" ] || [ $# -gt 0 ]; then
+  cmake -S "$TERN_ROOT" -B "$TERN_BUILD" -G Ninja "$@" >/dev/null
+fi
+say "building in $TERN_BUILD"
+cmake --build "$TERN_BUILD"

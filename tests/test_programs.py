@@ -1,0 +1,83 @@
+"""Tern's programs as an operator meets them: --help, --version, one-line errors, clean stop."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+
+import pytest
+
+from harness import paths
+from harness.ports import free_port, is_listening
+from harness.process import ManagedProcess
+
+PROGRAMS = ["tern-broker", "tern-replicator", "ternctl"]
+
+
+def run(program: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(paths.program(program)), *args], capture_output=True, text=True,
+                          timeout=30)
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_help_and_version(program, bin_dir):
+    help_run = run(program, "--help")
+    assert help_run.returncode == 0
+    assert "--version" in help_run.stdout
+    version_run = run(program, "--version")
+    assert version_run.returncode == 0
+    assert version_run.stdout.startswith(f"{program} ")
+
+
+@pytest.mark.parametrize("program,args,named", [
+    ("tern-broker", ["--data-dir", "d", "--listen", "127.0.0.1:1", "--no-such-flag"],
+     "--no-such-flag"),
+    ("tern-broker", ["--listen", "127.0.0.1:1"], "--data-dir"),
+    ("tern-broker", ["--data-dir", "d", "--listen", "nowhere"], "--listen"),
+    ("tern-replicator", [], "--config"),
+    ("tern-replicator", ["--config", "/no/such/file.yaml"], "/no/such/file.yaml"),
+    ("ternctl", ["--server", "127.0.0.1:0", "status"], "--server"),
+])
+def test_bad_command_line_is_one_line_error(program, args, named, bin_dir):
+    result = run(program, *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"{program}: error: ")
+    assert named in lines[0]
+
+
+def test_replicator_rejects_malformed_yaml_naming_the_file(tmp_path, bin_dir):
+    config = tmp_path / "bad.yaml"
+    config.write_text("source: { alias: us-east\n")
+    result = run("tern-replicator", "--config", str(config))
+    assert result.returncode != 0
+    assert result.stderr.startswith(f"tern-replicator: error: {config}")
+
+
+def test_broker_reports_a_taken_port(tmp_path, bin_dir):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run("tern-broker", "--data-dir", str(tmp_path / "d"),
+                     "--listen", f"127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_broker_creates_its_data_dir_listens_and_stops_on_sigterm(tmp_path, bin_dir):
+    port = free_port()
+    data_dir = tmp_path / "nested" / "data"
+    broker = ManagedProcess("tern-broker", [paths.program("tern-broker"), "--data-dir", data_dir,
+                                            "--listen", f"127.0.0.1:{port}"],
+                            tmp_path / "broker.log").start()
+    try:
+        broker.wait_until(lambda: is_listening("127.0.0.1", port), 20, "the broker listened")
+        assert data_dir.is_dir()
+        broker.proc.send_signal(signal.SIGTERM)
+        assert broker.proc.wait(timeout=20) == 0
+    finally:
+        broker.stop()
