@@ -48,6 +48,16 @@ bool Reader::Fail(std::string_view what) {
   return false;
 }
 
+bool Reader::Where(std::string_view field) {
+  if (error_.empty()) error_ = "invalid value";
+  if (!located_) {
+    error_ += " at ";
+    error_ += field;
+    located_ = true;
+  }
+  return false;
+}
+
 Status Reader::status() const {
   if (error_.empty()) return Status::Ok();
   return Status::InvalidArgument("malformed input: " + error_);

@@ -124,8 +124,11 @@ class Reader {
   // Takes the next `n` bytes as a view.
   bool ReadRaw(std::size_t n, std::string_view* out);
 
-  // Marks the input as malformed: `what` says what was being read.
+  // Marks the input as malformed: `what` says what was wrong. Returns false.
   bool Fail(std::string_view what);
+  // Adds where a failure happened ("MetadataRequest.topics") to the first failure's message,
+  // once. Returns false.
+  bool Where(std::string_view field);
   // Status for the first failure, naming what was being read; OK if none.
   Status status() const;
 
@@ -134,6 +137,7 @@ class Reader {
 
   std::string_view data_;
   std::string error_;
+  bool located_ = false;
 };
 
 class Writer {
