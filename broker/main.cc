@@ -1,12 +1,17 @@
-// tern-broker: parses its flags, prepares the data directory, binds the client listener and
-// serves until SIGINT or SIGTERM.
+// tern-broker: parses its flags, prepares the data directory, and serves the Kafka protocol on
+// its listener until SIGINT or SIGTERM.
 #include <spdlog/spdlog.h>
 
-#include <asio.hpp>
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <random>
 #include <system_error>
 
+#include "broker/broker_context.h"
+#include "broker/net/server.h"
 #include "config/command_line.h"
 #include "config/program_flags.h"
 #include "tern/version.h"
@@ -20,19 +25,41 @@ int Fail(const std::string& what) {
   return 1;
 }
 
-// Accepts connections until the io_context stops. The Kafka protocol handlers are not part of
-// this build yet, so a connection is closed as soon as it is accepted.
-void AcceptLoop(asio::ip::tcp::acceptor& acceptor) {
-  acceptor.async_accept([&acceptor](std::error_code ec, asio::ip::tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!ec) {
-      std::error_code ignored;
-      spdlog::debug("closing connection from {}", socket.remote_endpoint(ignored).address()
-                                                      .to_string());
-      socket.close(ignored);
-    }
-    AcceptLoop(acceptor);
-  });
+// A cluster id as Kafka writes them: 16 random bytes in URL-safe base64 without padding.
+std::string NewClusterId() {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::random_device random;
+  std::string bits;
+  for (int i = 0; i < 16; ++i) bits.push_back(static_cast<char>(random() & 0xff));
+  std::string out;
+  for (std::size_t i = 0; i < bits.size(); i += 3) {
+    std::uint32_t v = static_cast<std::uint8_t>(bits[i]) << 16;
+    if (i + 1 < bits.size()) v |= static_cast<std::uint8_t>(bits[i + 1]) << 8;
+    if (i + 2 < bits.size()) v |= static_cast<std::uint8_t>(bits[i + 2]);
+    const std::size_t chars = std::min<std::size_t>(4, (bits.size() - i) * 4 / 3 + 1);
+    for (std::size_t c = 0; c < chars; ++c) out.push_back(kAlphabet[(v >> (18 - 6 * c)) & 0x3f]);
+  }
+  return out;
+}
+
+// The cluster id lives in <data-dir>/cluster_id, made on first start.
+tern::Result<std::string> LoadOrCreateClusterId(const std::filesystem::path& data_dir) {
+  const auto path = data_dir / "cluster_id";
+  std::ifstream in(path);
+  std::string id;
+  if (in && std::getline(in, id) && !id.empty()) return id;
+  id = NewClusterId();
+  const auto tmp = data_dir / "cluster_id.tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << id << '\n';
+    if (!out) return tern::Status::IoError("cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return tern::Status::IoError("cannot write " + path.string() + ": " + ec.message());
+  return id;
 }
 
 }  // namespace
@@ -47,30 +74,24 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(flags.data_dir, ec);
   if (ec) return Fail("cannot create data directory '" + flags.data_dir + "': " + ec.message());
+  auto cluster_id = LoadOrCreateClusterId(flags.data_dir);
+  if (!cluster_id.ok()) return Fail(cluster_id.status().message());
 
-  asio::io_context io;
-  asio::ip::tcp::resolver resolver(io);
-  auto endpoints = resolver.resolve(flags.listen.host, std::to_string(flags.listen.port), ec);
-  if (ec || endpoints.empty()) {
-    return Fail("cannot resolve --listen " + flags.listen.ToString() + ": " + ec.message());
-  }
-  asio::ip::tcp::acceptor acceptor(io);
-  const auto endpoint = endpoints.begin()->endpoint();
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Fail("cannot listen on " + flags.listen.ToString() + ": " + ec.message());
+  asio::io_context io(1);
+  tern::broker::BrokerContext broker(1, cluster_id.value(),
+                                     flags.advertised_listener.value_or(flags.listen));
+  tern::broker::Server server(io, broker, tern::broker::ConnectionLimits{});
+  if (auto s = server.Listen(flags.listen); !s.ok()) return Fail(s.message());
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int signo) {
     spdlog::info("signal {} received, shutting down", signo);
-    acceptor.close();
+    server.Stop();
+    io.stop();
   });
-  AcceptLoop(acceptor);
-
-  spdlog::info("{} {} listening on {}, data in {}", kProgram, tern::kVersion,
-               flags.listen.ToString(), flags.data_dir);
+  server.Start();
+  spdlog::info("{} {} listening on {}, data in {}, cluster {}", kProgram, tern::kVersion,
+               flags.listen.ToString(), flags.data_dir, cluster_id.value());
   io.run();
   spdlog::info("stopped");
   return 0;

@@ -1,0 +1,32 @@
+#include "broker/handlers/api_table.h"
+
+#include <array>
+
+#include "broker/handlers/handlers.h"
+
+namespace tern::broker {
+namespace {
+
+// One row per API: the versions served are the schema's whole range unless a row narrows it.
+template <typename Request>
+constexpr ApiEntry Row(const char* name, Handler handler) {
+  return ApiEntry{Request::kApiKey, name, Request::kMinVersion, Request::kMaxVersion,
+                  Request::kFirstFlexibleVersion, handler};
+}
+
+constexpr auto kTable = std::to_array<ApiEntry>({
+    Row<kafka::ApiVersionsRequest>("ApiVersions", HandleApiVersions),
+});
+
+}  // namespace
+
+std::span<const ApiEntry> ApiTable() { return kTable; }
+
+const ApiEntry* FindApi(std::int16_t api_key) {
+  for (const auto& entry : kTable) {
+    if (entry.key == api_key) return &entry;
+  }
+  return nullptr;
+}
+
+}  // namespace tern::broker
