@@ -1,0 +1,77 @@
+// BrokerConfig: tern-broker's settings, read from a YAML file (--config) and overridden by
+// command-line flags. Every field below states its meaning, unit and default; the file may set
+// any subset. An unknown field, a value of the wrong type or out of range is refused with an
+// error naming the field. config/tern-broker.example.yaml shows every field with its default.
+// Plain value type; built once at start-up.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/host_port.h"
+#include "common/result.h"
+
+namespace tern {
+
+enum class FsyncPolicy {
+  kAlways,    // acks=1/all are answered only after the batch is on disk (group commit)
+  kInterval,  // fsync every fsync_interval_ms; acknowledged data of the last interval may be lost
+  kNever,     // leave it to the OS, as Kafka does by default; fastest, loses data on power loss
+};
+
+struct BrokerLogDefaults {
+  // segment_bytes (Kafka: log.segment.bytes): roll the active segment at this size. Bytes.
+  std::int64_t segment_bytes = 1024LL * 1024 * 1024;
+  // segment_ms (log.roll.ms): roll the active segment once this old. Milliseconds.
+  std::int64_t segment_ms = 7LL * 24 * 3600 * 1000;
+  // retention_ms (log.retention.ms): delete segments whose newest record is older. -1 = keep.
+  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  // retention_bytes (log.retention.bytes): keep at most this much per partition. -1 = no limit.
+  std::int64_t retention_bytes = -1;
+  // max_message_bytes (message.max.bytes): the largest record batch accepted. Bytes.
+  std::int32_t max_message_bytes = 1048588;
+  // index_interval_bytes (log.index.interval.bytes): spacing of offset-index entries. Bytes.
+  std::int32_t index_interval_bytes = 4096;
+  // cleanup_policy (log.cleanup.policy): "delete" or "compact".
+  std::string cleanup_policy = "delete";
+};
+
+struct BrokerConfig {
+  // node_id (node.id): this broker's id in Metadata responses. 0..2^31-1. Default 1.
+  std::int32_t node_id = 1;
+  // data_dir: where logs and state live. Required here or as --data-dir.
+  std::string data_dir;
+  // listener: HOST:PORT to accept clients on. Required here or as --listen.
+  std::optional<HostPort> listener;
+  // advertised_listener: HOST:PORT that clients are told to use. Default: listener.
+  std::optional<HostPort> advertised_listener;
+  // auto_create_topics (auto.create.topics.enable): create a topic on first Metadata or
+  // Produce that names it. Default true.
+  bool auto_create_topics = true;
+  // default_partitions (num.partitions): partitions of auto-created topics. Default 1.
+  std::int32_t default_partitions = 1;
+  // max_request_bytes (socket.request.max.bytes): larger requests close the connection. Bytes.
+  std::int32_t max_request_bytes = 100 * 1024 * 1024;
+  // max_in_flight_per_connection: requests of one connection processed at once. Default 32.
+  std::int32_t max_in_flight_per_connection = 32;
+  // fsync: "always" (default), "interval" or "never" — see FsyncPolicy.
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  // fsync_interval_ms: with fsync "interval", the time between fsyncs. Milliseconds. 1000.
+  std::int64_t fsync_interval_ms = 1000;
+  // retention_check_interval_ms (log.retention.check.interval.ms): how often retention runs.
+  std::int64_t retention_check_interval_ms = 5LL * 60 * 1000;
+  // log: defaults for topic configs a topic does not set itself.
+  BrokerLogDefaults log;
+  // metrics_listen: HOST:PORT serving Prometheus /metrics; unset disables. Default unset.
+  std::optional<HostPort> metrics_listen;
+};
+
+// Parses YAML text. `source` names the text in errors (a file name).
+Result<BrokerConfig> ParseBrokerConfig(std::string_view yaml, std::string_view source);
+
+// Reads and parses a YAML file; a missing or unreadable file is an error naming it.
+Result<BrokerConfig> LoadBrokerConfig(const std::string& path);
+
+}  // namespace tern

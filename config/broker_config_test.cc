@@ -1,0 +1,125 @@
+#include "config/broker_config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace tern {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(BrokerConfigTest, EmptyFileGivesDefaults) {
+  auto c = ParseBrokerConfig("", "empty.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c.value().node_id, 1);
+  EXPECT_EQ(c.value().fsync, FsyncPolicy::kAlways);
+  EXPECT_EQ(c.value().log.segment_bytes, 1024LL * 1024 * 1024);
+}
+
+TEST(BrokerConfigTest, ExampleFileParsesToTheDefaults) {
+  std::ifstream in(std::string(TERN_SOURCE_DIR) + "/config/tern-broker.example.yaml");
+  ASSERT_TRUE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto c = ParseBrokerConfig(text.str(), "example");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const BrokerConfig defaults;
+  EXPECT_EQ(c.value().node_id, defaults.node_id);
+  EXPECT_EQ(c.value().max_request_bytes, defaults.max_request_bytes);
+  EXPECT_EQ(c.value().retention_check_interval_ms, defaults.retention_check_interval_ms);
+  EXPECT_EQ(c.value().log.retention_ms, defaults.log.retention_ms);
+  EXPECT_EQ(c.value().log.max_message_bytes, defaults.log.max_message_bytes);
+  EXPECT_FALSE(c.value().listener.has_value());
+  EXPECT_FALSE(c.value().metrics_listen.has_value());
+}
+
+TEST(BrokerConfigTest, EveryFieldCanBeSetFromTheFile) {
+  auto c = ParseBrokerConfig(R"(
+node_id: 7
+data_dir: /var/lib/tern
+listener: 0.0.0.0:9192
+advertised_listener: broker-7.example:9192
+auto_create_topics: false
+default_partitions: 6
+max_request_bytes: 2048
+max_in_flight_per_connection: 4
+fsync: interval
+fsync_interval_ms: 50
+retention_check_interval_ms: 1000
+metrics_listen: 127.0.0.1:9644
+log:
+  segment_bytes: 1048576
+  segment_ms: 60000
+  retention_ms: -1
+  retention_bytes: 10485760
+  max_message_bytes: 2097152
+  index_interval_bytes: 1024
+  cleanup_policy: compact
+)",
+                             "all.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const auto& v = c.value();
+  EXPECT_EQ(v.node_id, 7);
+  EXPECT_EQ(v.data_dir, "/var/lib/tern");
+  EXPECT_EQ(v.listener, (HostPort{"0.0.0.0", 9192}));
+  EXPECT_EQ(v.advertised_listener, (HostPort{"broker-7.example", 9192}));
+  EXPECT_FALSE(v.auto_create_topics);
+  EXPECT_EQ(v.default_partitions, 6);
+  EXPECT_EQ(v.max_request_bytes, 2048);
+  EXPECT_EQ(v.max_in_flight_per_connection, 4);
+  EXPECT_EQ(v.fsync, FsyncPolicy::kInterval);
+  EXPECT_EQ(v.fsync_interval_ms, 50);
+  EXPECT_EQ(v.retention_check_interval_ms, 1000);
+  EXPECT_EQ(v.metrics_listen, (HostPort{"127.0.0.1", 9644}));
+  EXPECT_EQ(v.log.segment_bytes, 1048576);
+  EXPECT_EQ(v.log.segment_ms, 60000);
+  EXPECT_EQ(v.log.retention_ms, -1);
+  EXPECT_EQ(v.log.retention_bytes, 10485760);
+  EXPECT_EQ(v.log.max_message_bytes, 2097152);
+  EXPECT_EQ(v.log.index_interval_bytes, 1024);
+  EXPECT_EQ(v.log.cleanup_policy, "compact");
+}
+
+TEST(BrokerConfigTest, UnknownFieldIsNamed) {
+  auto c = ParseBrokerConfig("log:\n  segment_byte: 10\n", "b.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("b.yaml: unknown field 'log.segment_byte'"));
+}
+
+TEST(BrokerConfigTest, WrongTypeIsNamed) {
+  auto c = ParseBrokerConfig("default_partitions: many\n", "b.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("field 'default_partitions'"));
+  EXPECT_THAT(c.status().message(), HasSubstr("'many'"));
+}
+
+TEST(BrokerConfigTest, OutOfRangeIsNamed) {
+  auto c = ParseBrokerConfig("default_partitions: 0\n", "b.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("0 is outside 1..100000"));
+}
+
+TEST(BrokerConfigTest, BadEnumListsChoices) {
+  auto c = ParseBrokerConfig("fsync: sometimes\n", "b.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("always, interval, never"));
+}
+
+TEST(BrokerConfigTest, MalformedYamlGivesPosition) {
+  auto c = ParseBrokerConfig("node_id: [1\n", "b.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("b.yaml"));
+  EXPECT_THAT(c.status().message(), HasSubstr("line"));
+}
+
+TEST(BrokerConfigTest, MissingFileIsNamed) {
+  auto c = LoadBrokerConfig("/nonexistent/broker.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("/nonexistent/broker.yaml"));
+}
+
+}  // namespace
+}  // namespace tern
