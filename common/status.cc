@@ -12,6 +12,8 @@ std::string_view StatusCodeName(Status::Code code) {
     case Status::Code::kIoError: return "I/O error";
     case Status::Code::kUnavailable: return "Unavailable";
     case Status::Code::kUnsupported: return "Unsupported";
+    case Status::Code::kOutOfRange: return "Out of range";
+    case Status::Code::kTooLarge: return "Too large";
     case Status::Code::kInternal: return "Internal error";
   }
   return "Unknown";

@@ -21,6 +21,8 @@ class [[nodiscard]] Status {
     kIoError,          // the operating system refused a file or socket operation
     kUnavailable,      // a peer or resource cannot be reached now; retrying may help
     kUnsupported,      // a valid request this build does not serve
+    kOutOfRange,       // a position or offset lies outside what exists (e.g. a fetch offset)
+    kTooLarge,         // the input exceeds a configured size limit (e.g. max.message.bytes)
     kInternal,         // a broken invariant inside Tern
   };
 
@@ -34,6 +36,8 @@ class [[nodiscard]] Status {
   static Status IoError(std::string_view msg) { return {Code::kIoError, msg}; }
   static Status Unavailable(std::string_view msg) { return {Code::kUnavailable, msg}; }
   static Status Unsupported(std::string_view msg) { return {Code::kUnsupported, msg}; }
+  static Status OutOfRange(std::string_view msg) { return {Code::kOutOfRange, msg}; }
+  static Status TooLarge(std::string_view msg) { return {Code::kTooLarge, msg}; }
   static Status Internal(std::string_view msg) { return {Code::kInternal, msg}; }
 
   bool ok() const { return code_ == Code::kOk; }

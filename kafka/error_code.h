@@ -67,6 +67,7 @@ enum class ErrorCode : std::int16_t {
   kInvalidTransactionTimeout = 50,
   kConcurrentTransactions = 51,
   kTransactionCoordinatorFenced = 52,
+  kTransactionalIdAuthorizationFailed = 53,
   kSecurityDisabled = 54,
   kOperationNotAttempted = 55,
   // The partition's log cannot be read or written (I/O error or detected corruption).
@@ -101,6 +102,8 @@ enum class ErrorCode : std::int16_t {
   kUnreleasedInstanceId = 111,
   kUnsupportedAssignor = 112,
   kStaleMemberEpoch = 113,
+  // DescribeCluster asked for an endpoint type this node does not serve (controllers).
+  kUnsupportedEndpointType = 115,
   kTransactionAbortable = 120,
 };
 

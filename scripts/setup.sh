@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libzstd-dev liblz4-dev libsnappy-dev zlib1g-dev libssl-dev libsasl2-dev
   kcat prometheus
+  clang libclang-rt-14-dev
 )
 
 install_debian_packages() {
