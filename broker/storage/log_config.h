@@ -1,0 +1,62 @@
+// LogConfig: the per-partition settings of the segment log, named after Kafka's topic configs
+// so operators recognise them. A PartitionLog takes a copy at Open and a new one through
+// SetConfig (topic configs can be altered at runtime); every field may change at runtime and
+// takes effect at the next append, roll or retention pass. Plain value type.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+
+namespace tern::broker::storage {
+
+enum class CleanupPolicy { kDelete, kCompact };
+
+struct LogConfig {
+  // segment.bytes: the active segment is rolled before an append that would make it larger
+  // than this. Bytes. Default 1 GiB; capped at 2^31-1 because index positions are int32.
+  std::int64_t segment_bytes = 1024 * 1024 * 1024;
+
+  // segment.ms: the active segment is rolled before an append once it is this old, counted
+  // from its first batch (see Segment::roll_base_ms). Milliseconds. Default 7 days.
+  std::int64_t segment_ms = 7LL * 24 * 60 * 60 * 1000;
+
+  // retention.ms: ApplyRetention deletes a whole non-active segment once its largest batch
+  // timestamp is older than this. Milliseconds; -1 keeps data forever. Default 7 days.
+  std::int64_t retention_ms = 7LL * 24 * 60 * 60 * 1000;
+
+  // retention.bytes: ApplyRetention deletes the oldest non-active segments while the log
+  // would still hold at least this many bytes without them. Bytes; -1 = no limit (default).
+  std::int64_t retention_bytes = -1;
+
+  // max.message.bytes: the largest record batch Append accepts (Status::TooLarge beyond it,
+  // answered as MESSAGE_TOO_LARGE). Bytes. Default 1048588, Kafka's.
+  std::int32_t max_message_bytes = 1048588;
+
+  // index.interval.bytes: an offset-index entry is added once this many log bytes have been
+  // appended since the previous one; the same spacing applies to time-index entries. Smaller
+  // is faster lookups and bigger index files. Bytes. Default 4096.
+  std::int32_t index_interval_bytes = 4096;
+
+  // cleanup.policy: delete (retention removes old segments) or compact. Stored only: the
+  // compactor is not part of this library yet, and a compacted topic is still subject to
+  // retention here. Default delete.
+  CleanupPolicy cleanup_policy = CleanupPolicy::kDelete;
+
+  // file.delete.delay.ms: a deleted segment's files are renamed to *.deleted and removed this
+  // long afterwards, at a later retention pass (or on the next Open). Readers keep their file
+  // descriptors either way. Milliseconds. Default 60000.
+  std::int64_t file_delete_delay_ms = 60000;
+};
+
+// The storage engine's notion of now, in milliseconds since the Unix epoch. Tests inject a
+// fake; the broker passes SystemClockMs.
+using Clock = std::function<std::int64_t()>;
+
+inline std::int64_t SystemClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace tern::broker::storage

@@ -1,0 +1,144 @@
+// PartitionLog: the durable log of one topic-partition, in Kafka's on-disk layout:
+// <data_dir>/<topic>-<partition>/ holding segments (see segment.h), a `log-start-offset` file
+// when DeleteRecords moved the start past the first segment, and a `clean-shutdown` marker
+// written by Close. Append assigns offsets and writes; Sync makes appended data durable (the
+// broker calls it for a group of appends: group commit); Read hands out file ranges for
+// sendfile; retention and DeleteRecords remove whole segments from the front.
+//
+// Thread-safe: one internal mutex guards the segment list and counters. Expected callers are a
+// network thread (Append, Read, lookups), a flusher thread (Sync, which does not hold the
+// mutex while it waits on the disk) and a background thread (ApplyRetention).
+// Every call returns a Status; after a failed write or fsync the log refuses further appends
+// (IoError) until it is reopened, because what reached the disk is then unknown.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "broker/storage/log_config.h"
+#include "broker/storage/segment.h"
+#include "common/result.h"
+#include "common/status.h"
+#include "kafka/wire.h"
+
+namespace tern::broker::storage {
+
+struct AppendResult {
+  std::int64_t first_offset = -1;   // base offset given to the first batch
+  std::int64_t last_offset = -1;    // last offset of the last batch
+  std::int64_t max_timestamp = -1;  // largest batch max timestamp among the appended batches
+};
+
+struct ReadResult {
+  // Whole batches, in offset order; several ranges when the read spans segments. Each range's
+  // keep_alive holds its segment's file open even if the segment is deleted meanwhile.
+  std::vector<kafka::FileRange> ranges;
+  std::int64_t bytes = 0;
+  // One past the last offset returned; the requested offset when nothing was returned.
+  std::int64_t next_offset = -1;
+};
+
+class PartitionLog {
+ public:
+  // Opens (creating if needed) the partition directory `dir` and recovers it: with a
+  // clean-shutdown marker only the last segment is scanned, otherwise every segment is.
+  // A torn tail of the last segment is truncated with a warning. An invalid batch anywhere else
+  // (or followed by valid data) fails with Corruption naming the file and byte position: the
+  // partition must not be served. Missing or inconsistent indexes are rebuilt.
+  static Result<std::unique_ptr<PartitionLog>> Open(const std::string& dir, const LogConfig& config,
+                                                    Clock clock = SystemClockMs);
+  ~PartitionLog();
+  PartitionLog(const PartitionLog&) = delete;
+  PartitionLog& operator=(const PartitionLog&) = delete;
+
+  // Takes effect at the next append, roll or retention pass.
+  void SetConfig(const LogConfig& config);
+  LogConfig config() const;
+
+  // Appends one or more complete batches (validated by the caller), giving them consecutive
+  // offsets from log_end_offset(); the caller's bytes are copied, not modified. Rolls to a new
+  // segment first when the active one would pass segment_bytes or is older than segment_ms.
+  // No fsync: see Sync. Fails with TooLarge when a batch exceeds max_message_bytes,
+  // InvalidArgument/Corruption when the bytes are not whole batches, IoError on a write error.
+  Result<AppendResult> Append(std::string_view batches);
+
+  // fdatasync of everything appended before the call; then durable_end_offset() covers it.
+  // Safe to call concurrently with every other call; concurrent Syncs run one at a time.
+  Status Sync();
+
+  // Whole batches from the one containing `offset`, at most `max_bytes` in total (the first
+  // batch may exceed it when `min_one_batch`), none reaching `upper_bound_offset` (the high
+  // watermark), possibly from several segments. An offset equal to log_end_offset() or at or
+  // past the bound gives an empty result. OutOfRange when `offset` is below log_start_offset()
+  // or above log_end_offset().
+  Result<ReadResult> Read(std::int64_t offset, std::int32_t max_bytes, bool min_one_batch,
+                          std::int64_t upper_bound_offset);
+
+  std::int64_t log_start_offset() const;
+  std::int64_t log_end_offset() const;  // the next offset Append assigns
+  std::int64_t durable_end_offset() const { return durable_end_offset_.load(); }
+  std::int64_t size_bytes() const;
+  std::size_t segment_count() const;
+  const std::string& dir() const { return dir_; }
+
+  // ListOffsets by timestamp: the first batch (at or after the log start) whose max timestamp
+  // is at least `timestamp`, as its base offset and that max timestamp; nullopt when none.
+  Result<std::optional<TimestampOffset>> OffsetForTimestamp(std::int64_t timestamp);
+  // The batch holding the largest timestamp (the earliest such batch); nullopt when empty.
+  std::optional<TimestampOffset> MaxTimestampOffset() const;
+
+  // Moves the log start to `offset` (persisted durably) and deletes the segments wholly below
+  // it. No-op when `offset` is not past the current start; OutOfRange past log_end_offset().
+  Status DeleteRecordsBefore(std::int64_t offset);
+
+  // Deletes old non-active segments by retention_ms (their largest timestamp) and
+  // retention_bytes, and those wholly below the log start; removes files of segments deleted at
+  // least file_delete_delay_ms ago. Moves the log start to the first remaining segment.
+  Status ApplyRetention(std::int64_t now_ms);
+
+  // Syncs everything and writes the clean-shutdown marker. Later calls fail with Unavailable.
+  Status Close();
+  // Removes the partition directory (DeleteTopics). Later calls fail with Unavailable.
+  Status Delete();
+
+ private:
+  struct PendingDeletion {
+    std::int64_t deleted_at_ms;
+    std::shared_ptr<Segment> segment;
+  };
+
+  PartitionLog(std::string dir, const LogConfig& config, Clock clock)
+      : dir_(std::move(dir)), config_(config), clock_(std::move(clock)) {}
+
+  Status Recover();
+  Status CheckUsable() const;                 // REQUIRES: mu_ held
+  Status Roll();                              // REQUIRES: mu_ held
+  Status RemoveOldestSegment(std::string_view reason);  // REQUIRES: mu_ held
+  Segment& active() const { return *segments_.rbegin()->second; }
+
+  const std::string dir_;
+  mutable std::mutex mu_;
+  LogConfig config_;
+  const Clock clock_;
+  std::map<std::int64_t, std::shared_ptr<Segment>> segments_;  // by base offset; never empty
+  std::int64_t log_start_offset_ = 0;
+  std::int64_t next_offset_ = 0;
+  std::int64_t size_bytes_ = 0;
+  std::vector<std::shared_ptr<Segment>> unsynced_;  // rolled since the last Sync
+  bool directory_dirty_ = false;  // segment files created or renamed since the last Sync
+  std::vector<PendingDeletion> pending_deletions_;
+  bool closed_ = false;
+  bool failed_ = false;  // a write or fsync failed; appends are refused
+
+  std::mutex sync_mu_;  // one Sync at a time, so durable_end_offset_ never overstates
+  std::atomic<std::int64_t> durable_end_offset_{0};
+};
+
+}  // namespace tern::broker::storage
