@@ -12,6 +12,7 @@
 
 #include "broker/broker_context.h"
 #include "broker/net/server.h"
+#include "config/broker_config.h"
 #include "config/command_line.h"
 #include "config/program_flags.h"
 #include "tern/version.h"
@@ -62,6 +63,20 @@ tern::Result<std::string> LoadOrCreateClusterId(const std::filesystem::path& dat
   return id;
 }
 
+// The configuration file (if any) overlaid with the command-line flags.
+tern::Result<tern::BrokerConfig> EffectiveConfig(const tern::BrokerFlags& flags) {
+  tern::BrokerConfig config;
+  if (!flags.config_file.empty()) {
+    auto loaded = tern::LoadBrokerConfig(flags.config_file);
+    if (!loaded.ok()) return loaded.status();
+    config = std::move(loaded).value();
+  }
+  if (!flags.data_dir.empty()) config.data_dir = flags.data_dir;
+  config.listener = flags.listen;
+  if (flags.advertised_listener) config.advertised_listener = flags.advertised_listener;
+  return config;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,18 +85,29 @@ int main(int argc, char** argv) {
   tern::BrokerFlags flags;
   tern::DefineBrokerFlags(app, flags);
   if (auto code = tern::ParseCommandLine(app, argc, argv, std::cout, std::cerr)) return *code;
+  auto loaded = EffectiveConfig(flags);
+  if (!loaded.ok()) return Fail(loaded.status().message());
+  const tern::BrokerConfig config = std::move(loaded).value();
 
   std::error_code ec;
-  std::filesystem::create_directories(flags.data_dir, ec);
-  if (ec) return Fail("cannot create data directory '" + flags.data_dir + "': " + ec.message());
-  auto cluster_id = LoadOrCreateClusterId(flags.data_dir);
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) return Fail("cannot create data directory '" + config.data_dir + "': " + ec.message());
+  auto cluster_id = LoadOrCreateClusterId(config.data_dir);
   if (!cluster_id.ok()) return Fail(cluster_id.status().message());
 
+  tern::broker::Topics topics(config.data_dir, config.log);
+  if (auto s = topics.Load(); !s.ok()) return Fail(s.ToString());
+
   asio::io_context io(1);
-  tern::broker::BrokerContext broker(1, cluster_id.value(),
-                                     flags.advertised_listener.value_or(flags.listen));
-  tern::broker::Server server(io, broker, tern::broker::ConnectionLimits{});
-  if (auto s = server.Listen(flags.listen); !s.ok()) return Fail(s.message());
+  tern::broker::GroupCommit group_commit(io.get_executor());
+  tern::broker::BrokerContext broker(config, cluster_id.value(),
+                                     config.advertised_listener.value_or(*config.listener),
+                                     topics, group_commit);
+  tern::broker::ConnectionLimits limits;
+  limits.max_request_bytes = config.max_request_bytes;
+  limits.max_in_flight = static_cast<std::size_t>(config.max_in_flight_per_connection);
+  tern::broker::Server server(io, broker, limits);
+  if (auto s = server.Listen(*config.listener); !s.ok()) return Fail(s.message());
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int signo) {
@@ -91,8 +117,11 @@ int main(int argc, char** argv) {
   });
   server.Start();
   spdlog::info("{} {} listening on {}, data in {}, cluster {}", kProgram, tern::kVersion,
-               flags.listen.ToString(), flags.data_dir, cluster_id.value());
+               config.listener->ToString(), config.data_dir, cluster_id.value());
   io.run();
+  topics.ForEachLog([](tern::broker::storage::PartitionLog& log) {
+    if (auto s = log.Close(); !s.ok()) spdlog::error("closing {}: {}", log.dir(), s.ToString());
+  });
   spdlog::info("stopped");
   return 0;
 }

@@ -15,7 +15,13 @@ constexpr ApiEntry Row(const char* name, Handler handler) {
 }
 
 constexpr auto kTable = std::to_array<ApiEntry>({
+    Row<kafka::ProduceRequest>("Produce", HandleProduce),
+    Row<kafka::FetchRequest>("Fetch", HandleFetch),
+    Row<kafka::ListOffsetsRequest>("ListOffsets", HandleListOffsets),
+    Row<kafka::MetadataRequest>("Metadata", HandleMetadata),
     Row<kafka::ApiVersionsRequest>("ApiVersions", HandleApiVersions),
+    Row<kafka::CreateTopicsRequest>("CreateTopics", HandleCreateTopics),
+    Row<kafka::DeleteTopicsRequest>("DeleteTopics", HandleDeleteTopics),
 });
 
 }  // namespace

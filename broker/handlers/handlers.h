@@ -3,11 +3,29 @@
 #pragma once
 
 #include "broker/handlers/handler.h"
+#include "kafka/error_code.h"
 #include "kafka/messages/api_versions.h"
+#include "kafka/messages/create_topics.h"
+#include "kafka/messages/delete_topics.h"
+#include "kafka/messages/fetch.h"
+#include "kafka/messages/list_offsets.h"
+#include "kafka/messages/metadata.h"
+#include "kafka/messages/produce.h"
 
 namespace tern::broker {
 
-asio::awaitable<Result<Reply>> HandleApiVersions(RequestContext& ctx, kafka::Reader& body,
-                                                 kafka::Writer& out);
+#define TERN_HANDLER(Name)                                                               \
+  asio::awaitable<Result<Reply>> Handle##Name(RequestContext& ctx, kafka::Reader& body, \
+                                              kafka::Writer& out)
+
+TERN_HANDLER(ApiVersions);
+TERN_HANDLER(Metadata);
+TERN_HANDLER(Produce);
+TERN_HANDLER(Fetch);
+TERN_HANDLER(ListOffsets);
+TERN_HANDLER(CreateTopics);
+TERN_HANDLER(DeleteTopics);
+
+#undef TERN_HANDLER
 
 }  // namespace tern::broker

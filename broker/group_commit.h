@@ -1,0 +1,65 @@
+// GroupCommit: makes appended data durable for many requests with one fsync per partition per
+// round. Produce handlers append on the network thread, then wait here; a flusher thread takes
+// every waiter queued since its last round, syncs each partition they touched once, and
+// completes them all. Under load a round's fsyncs cover all requests that arrived meanwhile.
+// Completions run on the executor given to the constructor (the network thread).
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/post.hpp>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "broker/storage/partition_log.h"
+#include "common/status.h"
+
+namespace tern::broker {
+
+class GroupCommit {
+ public:
+  explicit GroupCommit(asio::any_io_executor executor);
+  ~GroupCommit();  // stops the thread after completing what is queued
+  GroupCommit(const GroupCommit&) = delete;
+  GroupCommit& operator=(const GroupCommit&) = delete;
+
+  // Completes with the first sync error, or OK once every log's data appended before the call
+  // is on disk.
+  template <typename Token>
+  auto WaitDurable(std::vector<std::shared_ptr<storage::PartitionLog>> logs, Token&& token) {
+    return asio::async_initiate<Token, void(Status)>(
+        [this](auto handler, std::vector<std::shared_ptr<storage::PartitionLog>> to_sync) {
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          Enqueue(std::move(to_sync), [executor = executor_, shared](Status s) {
+            asio::post(executor, [shared, s]() mutable { (*shared)(s); });
+          });
+        },
+        token, std::move(logs));
+  }
+
+  std::uint64_t rounds() const;  // fsync rounds so far, for metrics and tests
+
+ private:
+  struct Waiter {
+    std::vector<std::shared_ptr<storage::PartitionLog>> logs;
+    std::function<void(Status)> done;
+  };
+
+  void Enqueue(std::vector<std::shared_ptr<storage::PartitionLog>> logs,
+               std::function<void(Status)> done);
+  void Run();
+
+  asio::any_io_executor executor_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<Waiter> queue_;
+  bool stopping_ = false;
+  std::uint64_t rounds_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace tern::broker

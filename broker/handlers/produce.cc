@@ -1,0 +1,141 @@
+// Produce: validates each partition's record batches (framing, magic 2, CRC-32C, codec, size),
+// appends them as received — the broker only stamps base offsets — and answers once the data is
+// durable under the broker's fsync policy (group commit). acks=0 gets no response at all.
+#include <spdlog/spdlog.h>
+
+#include <asio/use_awaitable.hpp>
+
+#include "broker/broker_context.h"
+#include "broker/handlers/errors.h"
+#include "broker/handlers/handlers.h"
+#include "kafka/record_batch.h"
+
+namespace tern::broker {
+namespace {
+
+using Response = kafka::ProduceResponse;
+using PartitionResponse = Response::PartitionProduceResponse;
+
+constexpr int kZstdCodec = 4;
+constexpr std::int16_t kFirstZstdVersion = 7;
+
+// Checks the batches of one partition; on failure sets the error in `out`.
+bool Validate(const kafka::Records& records, std::int16_t version, const Topic& topic,
+              PartitionResponse& out) {
+  auto fail = [&](kafka::ErrorCode code, std::string message) {
+    out.error_code = kafka::Code(code);
+    out.error_message = std::move(message);
+    return false;
+  };
+  if (records.is_null() || records.bytes().empty()) {
+    return fail(kafka::ErrorCode::kInvalidRecord, "no record batches");
+  }
+  auto batches = kafka::ValidateRecordBatches(records.bytes());
+  if (!batches.ok()) {
+    const bool damaged = batches.status().code() == Status::Code::kCorruption;
+    return fail(damaged ? kafka::ErrorCode::kCorruptMessage : kafka::ErrorCode::kInvalidRecord,
+                batches.status().message());
+  }
+  for (const auto& h : batches.value()) {
+    if (h.codec() == kZstdCodec && version < kFirstZstdVersion) {
+      return fail(kafka::ErrorCode::kUnsupportedCompressionType,
+                  "zstd needs Produce version 7 or later");
+    }
+    if (h.is_control()) {
+      return fail(kafka::ErrorCode::kInvalidRecord, "clients may not write control batches");
+    }
+    if (h.is_transactional()) {
+      return fail(kafka::ErrorCode::kInvalidTxnState,
+                  "transactional batches are not accepted by this broker yet");
+    }
+  }
+  (void)topic;
+  return true;
+}
+
+}  // namespace
+
+asio::awaitable<Result<Reply>> HandleProduce(RequestContext& ctx, kafka::Reader& body,
+                                             kafka::Writer& out) {
+  const auto version = ctx.header.api_version;
+  kafka::ProduceRequest request;
+  if (!request.Decode(body, version)) co_return body.status();
+  BrokerContext& broker = ctx.broker;
+  Topics& topics = broker.topics();
+  const bool valid_acks = request.acks == -1 || request.acks == 0 || request.acks == 1;
+
+  Response response;
+  std::vector<std::shared_ptr<storage::PartitionLog>> appended;
+  std::vector<DataNotifier::Key> touched;
+  for (const auto& topic_data : request.topic_data) {
+    Response::TopicProduceResponse topic_response;
+    topic_response.name = topic_data.name;
+    topic_response.topic_id = topic_data.topic_id;
+    const Topic* topic = version >= 13 ? topics.FindById(topic_data.topic_id)
+                                       : topics.Find(topic_data.name);
+    if (topic == nullptr && version < 13 && broker.config().auto_create_topics &&
+        Topics::ValidateName(topic_data.name).ok()) {
+      auto created = topics.Create(topic_data.name, broker.config().default_partitions, {});
+      if (created.ok()) topic = created.value();
+    }
+    for (const auto& partition_data : topic_data.partition_data) {
+      PartitionResponse p;
+      p.index = partition_data.index;
+      p.base_offset = -1;
+      if (!valid_acks) {
+        p.error_code = kafka::Code(kafka::ErrorCode::kInvalidRequiredAcks);
+      } else if (request.transactional_id.has_value()) {
+        p.error_code = kafka::Code(kafka::ErrorCode::kTransactionalIdAuthorizationFailed);
+        p.error_message = "transactions are not served by this broker yet";
+      } else if (topic == nullptr) {
+        p.error_code = kafka::Code(version >= 13 ? kafka::ErrorCode::kUnknownTopicId
+                                                 : kafka::ErrorCode::kUnknownTopicOrPartition);
+      } else if (partition_data.index < 0 ||
+                 partition_data.index >= static_cast<std::int32_t>(topic->partitions.size())) {
+        p.error_code = kafka::Code(kafka::ErrorCode::kUnknownTopicOrPartition);
+      } else if (auto log = topic->partitions[static_cast<std::size_t>(partition_data.index)].log;
+                 log == nullptr) {
+        p.error_code = kafka::Code(kafka::ErrorCode::kKafkaStorageError);
+      } else if (Validate(partition_data.records, version, *topic, p)) {
+        auto result = log->Append(partition_data.records.bytes());
+        if (result.ok()) {
+          p.base_offset = result.value().first_offset;
+          p.log_start_offset = log->log_start_offset();
+          appended.push_back(log);
+          touched.emplace_back(topic->name, partition_data.index);
+        } else {
+          p.error_code = kafka::Code(ToKafkaError(result.status()));
+          p.error_message = result.status().message();
+          spdlog::warn("{}: append to {}-{} failed: {}", ctx.peer, topic->name,
+                       partition_data.index, result.status().ToString());
+        }
+      }
+      topic_response.partition_responses.push_back(std::move(p));
+    }
+    response.responses.push_back(std::move(topic_response));
+  }
+
+  // Under fsync "always" consumers see data only once it is durable (the high watermark is the
+  // durable end), so even acks=0 data goes through the group commit before waking fetches.
+  if (!appended.empty() && broker.config().fsync == FsyncPolicy::kAlways) {
+    const Status durable =
+        co_await broker.group_commit().WaitDurable(std::move(appended), asio::use_awaitable);
+    if (!durable.ok()) {
+      // The data may or may not be on disk: the client must not count it as written.
+      for (auto& t : response.responses) {
+        for (auto& p : t.partition_responses) {
+          if (p.error_code == 0) {
+            p.error_code = kafka::Code(kafka::ErrorCode::kKafkaStorageError);
+            p.error_message = durable.message();
+          }
+        }
+      }
+    }
+  }
+  for (const auto& key : touched) broker.notifier().Notify(key);
+  if (request.acks == 0) co_return Reply::kNone;
+  response.Encode(out, version);
+  co_return Reply::kSend;
+}
+
+}  // namespace tern::broker
