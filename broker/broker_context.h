@@ -9,6 +9,7 @@
 #include "broker/cluster/topics.h"
 #include "broker/data_notifier.h"
 #include "broker/group_commit.h"
+#include "broker/metrics.h"
 #include "config/broker_config.h"
 
 namespace tern::broker {
@@ -16,12 +17,13 @@ namespace tern::broker {
 class BrokerContext {
  public:
   BrokerContext(BrokerConfig config, std::string cluster_id, HostPort advertised, Topics& topics,
-                GroupCommit& group_commit)
+                GroupCommit& group_commit, BrokerMetrics& metrics)
       : config_(std::move(config)),
         cluster_id_(std::move(cluster_id)),
         advertised_(std::move(advertised)),
         topics_(topics),
-        group_commit_(group_commit) {}
+        group_commit_(group_commit),
+        metrics_(metrics) {}
 
   const BrokerConfig& config() const { return config_; }
   std::int32_t node_id() const { return config_.node_id; }
@@ -30,6 +32,7 @@ class BrokerContext {
   Topics& topics() { return topics_; }
   GroupCommit& group_commit() { return group_commit_; }
   DataNotifier& notifier() { return notifier_; }
+  BrokerMetrics& metrics() { return metrics_; }  // thread-safe
 
  private:
   BrokerConfig config_;
@@ -37,6 +40,7 @@ class BrokerContext {
   HostPort advertised_;
   Topics& topics_;
   GroupCommit& group_commit_;
+  BrokerMetrics& metrics_;
   DataNotifier notifier_;
 };
 

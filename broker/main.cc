@@ -12,6 +12,8 @@
 
 #include "broker/broker_context.h"
 #include "broker/net/server.h"
+#include "broker/prometheus_metrics.h"
+#include "broker/retention.h"
 #include "config/broker_config.h"
 #include "config/command_line.h"
 #include "config/program_flags.h"
@@ -20,6 +22,8 @@
 namespace {
 
 constexpr const char* kProgram = "tern-broker";
+// Partitions that get their own metric series; the totals cover the rest.
+constexpr std::size_t kMaxPartitionSeries = 1000;
 
 int Fail(const std::string& what) {
   std::cerr << kProgram << ": error: " << what << '\n';
@@ -98,11 +102,23 @@ int main(int argc, char** argv) {
   tern::broker::Topics topics(config.data_dir, config.log);
   if (auto s = topics.Load(); !s.ok()) return Fail(s.ToString());
 
+  std::unique_ptr<tern::broker::BrokerMetrics> metrics =
+      std::make_unique<tern::broker::NoMetrics>();
+  if (config.metrics_listen) {
+    auto started = tern::broker::StartPrometheusMetrics(*config.metrics_listen, topics,
+                                                        kMaxPartitionSeries);
+    if (!started.ok()) return Fail(started.status().message());
+    metrics = std::move(started).value();
+    spdlog::info("metrics on http://{}/metrics", config.metrics_listen->ToString());
+  }
+
   asio::io_context io(1);
   tern::broker::GroupCommit group_commit(io.get_executor());
+  tern::broker::Retention retention(topics,
+                                    std::chrono::milliseconds(config.retention_check_interval_ms));
   tern::broker::BrokerContext broker(config, cluster_id.value(),
                                      config.advertised_listener.value_or(*config.listener),
-                                     topics, group_commit);
+                                     topics, group_commit, *metrics);
   tern::broker::ConnectionLimits limits;
   limits.max_request_bytes = config.max_request_bytes;
   limits.max_in_flight = static_cast<std::size_t>(config.max_in_flight_per_connection);

@@ -115,6 +115,11 @@ asio::awaitable<Result<Reply>> HandleFetch(RequestContext& ctx, kafka::Reader& b
     for (const auto& key : built.keys) broker.notifier().Remove(key, &timer);
     built = Build(broker, request, version);
   }
+  for (const auto& t : built.response.responses) {
+    for (const auto& p : t.partitions) {
+      if (p.error_code != 0) broker.metrics().ErrorReturned("Fetch", p.error_code);
+    }
+  }
   built.response.Encode(out, version);
   co_return Reply::kSend;
 }

@@ -133,6 +133,11 @@ asio::awaitable<Result<Reply>> HandleProduce(RequestContext& ctx, kafka::Reader&
     }
   }
   for (const auto& key : touched) broker.notifier().Notify(key);
+  for (const auto& t : response.responses) {
+    for (const auto& p : t.partition_responses) {
+      if (p.error_code != 0) broker.metrics().ErrorReturned("Produce", p.error_code);
+    }
+  }
   if (request.acks == 0) co_return Reply::kNone;
   response.Encode(out, version);
   co_return Reply::kSend;

@@ -15,6 +15,7 @@
 #include <deque>
 #include <memory>
 
+#include "broker/broker_context.h"
 #include "broker/handlers/api_table.h"
 #include "kafka/request_header.h"
 
@@ -129,6 +130,7 @@ asio::awaitable<void> WriterLoop(std::shared_ptr<Session> s) {
 asio::awaitable<void> HandleRequest(std::shared_ptr<Session> s, std::shared_ptr<Pending> slot,
                                     const ApiEntry* api, RequestContext ctx,
                                     std::shared_ptr<std::string> frame, std::size_t body_at) {
+  const auto started = Clock::now();
   kafka::Reader body(std::string_view(*frame).substr(body_at));
   const bool flexible_response =
       ctx.header.api_version >= api->first_flexible_version && api->key != 18;
@@ -144,6 +146,10 @@ asio::awaitable<void> HandleRequest(std::shared_ptr<Session> s, std::shared_ptr<
   }
   slot->send = reply.value() == Reply::kSend;
   out.PatchInt32(0, static_cast<std::int32_t>(out.size() - 4));
+  BrokerMetrics& metrics = ctx.broker.metrics();
+  metrics.RequestHandled(api->name,
+                         std::chrono::duration<double>(Clock::now() - started).count());
+  if (slot->send) metrics.BytesSent(out.size());
   slot->done = true;
   s->wake_writer.cancel();
 }
@@ -178,6 +184,7 @@ asio::awaitable<void> ServeConnection(asio::ip::tcp::socket socket, BrokerContex
   s->peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
   const auto executor = s->socket.get_executor();
   asio::co_spawn(executor, WriterLoop(s), asio::detached);
+  broker.metrics().ConnectionOpened();
 
   while (!s->closed) {
     if (s->queue.size() >= limits.max_in_flight) {
@@ -186,6 +193,7 @@ asio::awaitable<void> ServeConnection(asio::ip::tcp::socket socket, BrokerContex
     }
     auto frame = co_await ReadFrame(*s, limits.max_request_bytes);
     if (!frame) break;
+    broker.metrics().BytesReceived(static_cast<std::int64_t>(frame->size()) + 4);
 
     kafka::Reader r(*frame);
     RequestContext ctx{kafka::RequestHeader{}, broker, s->peer};
@@ -225,6 +233,7 @@ asio::awaitable<void> ServeConnection(asio::ip::tcp::socket socket, BrokerContex
   // Let requests already accepted finish and their responses go out, then close.
   while (!s->closed && !s->queue.empty()) co_await Wait(s->wake_reader);
   s->Close();
+  broker.metrics().ConnectionClosed();
 }
 
 }  // namespace tern::broker

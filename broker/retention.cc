@@ -1,0 +1,37 @@
+#include "broker/retention.h"
+
+#include <spdlog/spdlog.h>
+
+namespace tern::broker {
+
+Retention::Retention(const Topics& topics, std::chrono::milliseconds interval)
+    : topics_(topics), interval_(interval), thread_([this] { Run(); }) {}
+
+Retention::~Retention() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void Retention::RunOnce() const {
+  const std::int64_t now = storage::SystemClockMs();
+  topics_.ForEachLog([now](storage::PartitionLog& log) {
+    if (auto s = log.ApplyRetention(now); !s.ok()) {
+      spdlog::warn("retention of {}: {}", log.dir(), s.ToString());
+    }
+  });
+}
+
+void Retention::Run() {
+  std::unique_lock lock(mu_);
+  while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+    lock.unlock();
+    RunOnce();
+    lock.lock();
+  }
+}
+
+}  // namespace tern::broker

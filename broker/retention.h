@@ -1,0 +1,36 @@
+// Retention: a background thread that applies every partition's retention settings
+// (retention.ms, retention.bytes, and removal of deleted segment files) every
+// retention_check_interval_ms, as Kafka's log.retention.check.interval.ms does.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "broker/cluster/topics.h"
+
+namespace tern::broker {
+
+class Retention {
+ public:
+  Retention(const Topics& topics, std::chrono::milliseconds interval);
+  ~Retention();  // stops the thread
+  Retention(const Retention&) = delete;
+  Retention& operator=(const Retention&) = delete;
+
+  // One pass over every log now (also what the thread runs each interval).
+  void RunOnce() const;
+
+ private:
+  void Run();
+
+  const Topics& topics_;
+  const std::chrono::milliseconds interval_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace tern::broker
