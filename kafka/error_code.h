@@ -102,7 +102,9 @@ enum class ErrorCode : std::int16_t {
   kUnreleasedInstanceId = 111,
   kUnsupportedAssignor = 112,
   kStaleMemberEpoch = 113,
-  // DescribeCluster asked for an endpoint type this node does not serve (controllers).
+  // DescribeCluster asked a broker for the controllers' endpoints, which only they list.
+  kMismatchedEndpointType = 114,
+  // DescribeCluster asked for an endpoint type that does not exist.
   kUnsupportedEndpointType = 115,
   kTransactionAbortable = 120,
 };

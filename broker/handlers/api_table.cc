@@ -22,6 +22,15 @@ constexpr auto kTable = std::to_array<ApiEntry>({
     Row<kafka::ApiVersionsRequest>("ApiVersions", HandleApiVersions),
     Row<kafka::CreateTopicsRequest>("CreateTopics", HandleCreateTopics),
     Row<kafka::DeleteTopicsRequest>("DeleteTopics", HandleDeleteTopics),
+    Row<kafka::DeleteRecordsRequest>("DeleteRecords", HandleDeleteRecords),
+    Row<kafka::DescribeConfigsRequest>("DescribeConfigs", HandleDescribeConfigs),
+    Row<kafka::AlterConfigsRequest>("AlterConfigs", HandleAlterConfigs),
+    Row<kafka::CreatePartitionsRequest>("CreatePartitions", HandleCreatePartitions),
+    Row<kafka::IncrementalAlterConfigsRequest>("IncrementalAlterConfigs",
+                                               HandleIncrementalAlterConfigs),
+    Row<kafka::DescribeClusterRequest>("DescribeCluster", HandleDescribeCluster),
+    Row<kafka::DescribeTopicPartitionsRequest>("DescribeTopicPartitions",
+                                               HandleDescribeTopicPartitions),
 });
 
 }  // namespace

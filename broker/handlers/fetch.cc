@@ -45,6 +45,8 @@ Built Build(BrokerContext& broker, const kafka::FetchRequest& request, std::int1
       p.partition_index = wp.partition;
       p.high_watermark = -1;
       p.aborted_transactions.reset();
+      // Clients read a records size even beside an error; Kafka sends an empty set, not null.
+      p.records = kafka::Records::Owned("");
       auto fail = [&](kafka::ErrorCode code) {
         p.error_code = kafka::Code(code);
         b.error = true;
@@ -66,7 +68,6 @@ Built Build(BrokerContext& broker, const kafka::FetchRequest& request, std::int1
         p.log_start_offset = log->log_start_offset();
         if (wp.fetch_offset > hw && wp.fetch_offset <= log->log_end_offset()) {
           // Appended but not yet durable: nothing to return yet, not an error.
-          p.records = kafka::Records::Owned("");
         } else {
           const auto limit = static_cast<std::int32_t>(
               std::max<std::int64_t>(0, std::min<std::int64_t>(wp.partition_max_bytes, budget)));

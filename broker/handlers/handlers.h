@@ -4,10 +4,17 @@
 
 #include "broker/handlers/handler.h"
 #include "kafka/error_code.h"
+#include "kafka/messages/alter_configs.h"
 #include "kafka/messages/api_versions.h"
+#include "kafka/messages/create_partitions.h"
 #include "kafka/messages/create_topics.h"
+#include "kafka/messages/delete_records.h"
 #include "kafka/messages/delete_topics.h"
+#include "kafka/messages/describe_cluster.h"
+#include "kafka/messages/describe_configs.h"
+#include "kafka/messages/describe_topic_partitions.h"
 #include "kafka/messages/fetch.h"
+#include "kafka/messages/incremental_alter_configs.h"
 #include "kafka/messages/list_offsets.h"
 #include "kafka/messages/metadata.h"
 #include "kafka/messages/produce.h"
@@ -25,6 +32,13 @@ TERN_HANDLER(Fetch);
 TERN_HANDLER(ListOffsets);
 TERN_HANDLER(CreateTopics);
 TERN_HANDLER(DeleteTopics);
+TERN_HANDLER(DescribeConfigs);
+TERN_HANDLER(AlterConfigs);
+TERN_HANDLER(IncrementalAlterConfigs);
+TERN_HANDLER(CreatePartitions);
+TERN_HANDLER(DeleteRecords);
+TERN_HANDLER(DescribeCluster);
+TERN_HANDLER(DescribeTopicPartitions);
 
 #undef TERN_HANDLER
 
