@@ -2,12 +2,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace tern::broker {
 
-GroupCommit::GroupCommit(asio::any_io_executor executor)
-    : executor_(std::move(executor)), thread_([this] { Run(); }) {}
+GroupCommit::GroupCommit(asio::any_io_executor executor, int sync_threads)
+    : executor_(std::move(executor)) {
+  for (int i = 0; i < std::max(1, sync_threads); ++i) {
+    workers_.emplace_back([this] { SyncWorker(); });
+  }
+  thread_ = std::thread([this] { Run(); });
+}
 
 GroupCommit::~GroupCommit() {
   {
@@ -16,6 +22,48 @@ GroupCommit::~GroupCommit() {
   }
   wake_.notify_one();
   thread_.join();
+  {
+    std::lock_guard lock(round_mu_);
+    workers_stopping_ = true;
+  }
+  round_wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void GroupCommit::SyncWorker() {
+  std::unique_lock lock(round_mu_);
+  for (;;) {
+    round_wake_.wait(lock, [this] {
+      return workers_stopping_ || (round_logs_ != nullptr && round_next_ < round_logs_->size());
+    });
+    if (workers_stopping_) return;
+    const std::size_t i = round_next_++;
+    storage::PartitionLog* log = (*round_logs_)[i];
+    std::vector<Status>* results = round_results_;
+    lock.unlock();
+    Status s = log->Sync();
+    lock.lock();
+    (*results)[i] = std::move(s);
+    if (++round_finished_ == round_logs_->size()) round_done_.notify_one();
+  }
+}
+
+std::vector<Status> GroupCommit::SyncAll(const std::vector<storage::PartitionLog*>& logs) {
+  std::vector<Status> results(logs.size());
+  if (logs.size() == 1) {
+    results[0] = logs[0]->Sync();
+    return results;
+  }
+  std::unique_lock lock(round_mu_);
+  round_logs_ = &logs;
+  round_results_ = &results;
+  round_next_ = 0;
+  round_finished_ = 0;
+  round_wake_.notify_all();
+  round_done_.wait(lock, [&] { return round_finished_ == logs.size(); });
+  round_logs_ = nullptr;
+  round_results_ = nullptr;
+  return results;
 }
 
 void GroupCommit::Enqueue(std::vector<std::shared_ptr<storage::PartitionLog>> logs,
@@ -42,13 +90,16 @@ void GroupCommit::Run() {
       batch.swap(queue_);
       ++rounds_;
     }
-    // One Sync per distinct log covers every waiter of this round.
+    // One Sync per distinct log covers every waiter of this round; the logs sync in parallel.
+    std::vector<storage::PartitionLog*> distinct;
     std::unordered_map<storage::PartitionLog*, Status> synced;
     for (const auto& w : batch) {
       for (const auto& log : w.logs) {
-        if (synced.count(log.get()) == 0) synced.emplace(log.get(), log->Sync());
+        if (synced.emplace(log.get(), Status::Ok()).second) distinct.push_back(log.get());
       }
     }
+    auto results = SyncAll(distinct);
+    for (std::size_t i = 0; i < distinct.size(); ++i) synced[distinct[i]] = std::move(results[i]);
     for (auto& w : batch) {
       Status result;
       for (const auto& log : w.logs) {

@@ -2,6 +2,8 @@
 // round. Produce handlers append on the network thread, then wait here; a flusher thread takes
 // every waiter queued since its last round, syncs each partition they touched once, and
 // completes them all. Under load a round's fsyncs cover all requests that arrived meanwhile.
+// The partitions of a round are synced in parallel by `sync_threads` workers, so a round lasts
+// about one fsync rather than one per partition.
 // Completions run on the executor given to the constructor (the network thread).
 #pragma once
 
@@ -22,7 +24,7 @@ namespace tern::broker {
 
 class GroupCommit {
  public:
-  explicit GroupCommit(asio::any_io_executor executor);
+  explicit GroupCommit(asio::any_io_executor executor, int sync_threads = 8);
   ~GroupCommit();  // stops the thread after completing what is queued
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
@@ -52,6 +54,9 @@ class GroupCommit {
   void Enqueue(std::vector<std::shared_ptr<storage::PartitionLog>> logs,
                std::function<void(Status)> done);
   void Run();
+  void SyncWorker();
+  // Syncs every log in `logs` using the workers; returns each one's result, in order.
+  std::vector<Status> SyncAll(const std::vector<storage::PartitionLog*>& logs);
 
   asio::any_io_executor executor_;
   mutable std::mutex mu_;
@@ -60,6 +65,17 @@ class GroupCommit {
   bool stopping_ = false;
   std::uint64_t rounds_ = 0;
   std::thread thread_;
+
+  // The current round's work for the sync workers.
+  std::mutex round_mu_;
+  std::condition_variable round_wake_;
+  std::condition_variable round_done_;
+  const std::vector<storage::PartitionLog*>* round_logs_ = nullptr;
+  std::vector<Status>* round_results_ = nullptr;
+  std::size_t round_next_ = 0;
+  std::size_t round_finished_ = 0;
+  bool workers_stopping_ = false;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace tern::broker

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <asio/io_context.hpp>
+#include <csignal>
 #include <asio/signal_set.hpp>
 #include <filesystem>
 #include <fstream>
@@ -84,6 +85,8 @@ tern::Result<tern::BrokerConfig> EffectiveConfig(const tern::BrokerFlags& flags)
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that closed its socket must cost one connection, never the process.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app;
   tern::SetProgramIdentity(app, kProgram);
   tern::BrokerFlags flags;

@@ -179,6 +179,16 @@ std::vector<TopicConfigEntry> DescribeTopicConfigs(const BrokerLogDefaults& defa
   return out;
 }
 
+TimestampPolicy TimestampPolicyOf(const TopicConfigs& o) {
+  const BrokerLogDefaults none;
+  TimestampPolicy p;
+  auto type = o.find("message.timestamp.type");
+  p.log_append_time = type != o.end() && type->second == "LogAppendTime";
+  p.before_max_ms = Number(none, o, "message.timestamp.before.max.ms");
+  p.after_max_ms = Number(none, o, "message.timestamp.after.max.ms");
+  return p;
+}
+
 storage::LogConfig ToLogConfig(const BrokerLogDefaults& d, const TopicConfigs& o) {
   storage::LogConfig c;
   c.segment_bytes = Number(d, o, "segment.bytes");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,6 +46,14 @@ Status ValidateTopicConfig(const std::string& name, const std::string& value);
 // Every known topic config with its effective value for a topic that sets `overrides`.
 std::vector<TopicConfigEntry> DescribeTopicConfigs(const BrokerLogDefaults& defaults,
                                                    const TopicConfigs& overrides);
+
+// How the broker treats record timestamps for a topic (message.timestamp.* configs).
+struct TimestampPolicy {
+  bool log_append_time = false;           // message.timestamp.type=LogAppendTime
+  std::int64_t before_max_ms = std::numeric_limits<std::int64_t>::max();  // message.timestamp.before.max.ms
+  std::int64_t after_max_ms = 3600000;     // message.timestamp.after.max.ms
+};
+TimestampPolicy TimestampPolicyOf(const TopicConfigs& overrides);
 
 // The storage settings for a topic that sets `overrides` (already validated).
 storage::LogConfig ToLogConfig(const BrokerLogDefaults& defaults, const TopicConfigs& overrides);

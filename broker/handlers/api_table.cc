@@ -7,21 +7,27 @@
 namespace tern::broker {
 namespace {
 
-// One row per API: the versions served are the schema's whole range unless a row narrows it.
+// One row per API: the versions served are the schema's whole range.
 template <typename Request>
-constexpr ApiEntry Row(const char* name, Handler handler) {
-  return ApiEntry{Request::kApiKey, name, Request::kMinVersion, Request::kMaxVersion,
-                  Request::kFirstFlexibleVersion, handler};
+constexpr ApiEntry Row(const char* name, Handler handler,
+                       std::int16_t advertised_min = Request::kMinVersion) {
+  return ApiEntry{Request::kApiKey,       name,
+                  Request::kMinVersion,   advertised_min,
+                  Request::kMaxVersion,   Request::kFirstFlexibleVersion,
+                  handler};
 }
 
 constexpr auto kTable = std::to_array<ApiEntry>({
-    Row<kafka::ProduceRequest>("Produce", HandleProduce),
+    // Produce is listed from v0 as Kafka 4 lists it, though v0-2 are not served: librdkafka up
+    // to 2.11 enables gzip, snappy and lz4 only when the range includes v0.
+    Row<kafka::ProduceRequest>("Produce", HandleProduce, 0),
     Row<kafka::FetchRequest>("Fetch", HandleFetch),
     Row<kafka::ListOffsetsRequest>("ListOffsets", HandleListOffsets),
     Row<kafka::MetadataRequest>("Metadata", HandleMetadata),
     Row<kafka::ApiVersionsRequest>("ApiVersions", HandleApiVersions),
     Row<kafka::CreateTopicsRequest>("CreateTopics", HandleCreateTopics),
     Row<kafka::DeleteTopicsRequest>("DeleteTopics", HandleDeleteTopics),
+    Row<kafka::FindCoordinatorRequest>("FindCoordinator", HandleFindCoordinator),
     Row<kafka::DeleteRecordsRequest>("DeleteRecords", HandleDeleteRecords),
     Row<kafka::DescribeConfigsRequest>("DescribeConfigs", HandleDescribeConfigs),
     Row<kafka::AlterConfigsRequest>("AlterConfigs", HandleAlterConfigs),

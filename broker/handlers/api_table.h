@@ -13,7 +13,8 @@ namespace tern::broker {
 struct ApiEntry {
   std::int16_t key;
   const char* name;
-  std::int16_t min_version;
+  std::int16_t min_version;             // the oldest version served
+  std::int16_t advertised_min_version;  // the oldest version ApiVersions lists
   std::int16_t max_version;
   std::int16_t first_flexible_version;  // 0x7fff when never flexible
   Handler handler;

@@ -10,7 +10,7 @@ namespace tern::broker {
 kafka::ApiVersionsResponse ApiVersionsFromTable() {
   kafka::ApiVersionsResponse response;
   for (const auto& api : ApiTable()) {
-    response.api_keys.push_back({api.key, api.min_version, api.max_version, {}});
+    response.api_keys.push_back({api.key, api.advertised_min_version, api.max_version, {}});
   }
   return response;
 }

@@ -14,6 +14,7 @@
 #include "kafka/messages/describe_configs.h"
 #include "kafka/messages/describe_topic_partitions.h"
 #include "kafka/messages/fetch.h"
+#include "kafka/messages/find_coordinator.h"
 #include "kafka/messages/incremental_alter_configs.h"
 #include "kafka/messages/list_offsets.h"
 #include "kafka/messages/metadata.h"
@@ -32,6 +33,7 @@ TERN_HANDLER(Fetch);
 TERN_HANDLER(ListOffsets);
 TERN_HANDLER(CreateTopics);
 TERN_HANDLER(DeleteTopics);
+TERN_HANDLER(FindCoordinator);
 TERN_HANDLER(DescribeConfigs);
 TERN_HANDLER(AlterConfigs);
 TERN_HANDLER(IncrementalAlterConfigs);

@@ -1,9 +1,16 @@
 // ListOffsets: the earliest (-2), latest (-1) or max-timestamp (-3) offset of each partition,
 // or the first offset whose timestamp is at least the one asked for. -4 (earliest local) is the
 // earliest, as all data is local; -5 (latest tiered) finds nothing, as nothing is tiered.
+// Timestamp lookups answer with a record, not a batch: the index finds the batch, and its
+// records (decompressed if need be) give the exact offset and timestamp.
 #include "broker/broker_context.h"
 #include "broker/handlers/errors.h"
 #include "broker/handlers/handlers.h"
+#include "kafka/compression.h"
+#include "kafka/record_batch.h"
+#include "kafka/records.h"
+
+#include <unistd.h>
 
 namespace tern::broker {
 namespace {
@@ -13,6 +20,51 @@ constexpr std::int64_t kEarliest = -2;
 constexpr std::int64_t kMaxTimestamp = -3;
 constexpr std::int64_t kEarliestLocal = -4;
 constexpr std::int64_t kLatestTiered = -5;
+constexpr std::size_t kMaxDecompressedBatch = 64 * 1024 * 1024;
+
+// The first record of the batch at `batch_offset` whose timestamp is at least `target`, or
+// (with `want_max`) the first record carrying the batch's largest timestamp.
+Result<storage::TimestampOffset> FindRecord(storage::PartitionLog& log, std::int64_t batch_offset,
+                                            std::int64_t target, bool want_max) {
+  auto read = log.Read(batch_offset, 1, /*min_one_batch=*/true, log.log_end_offset());
+  if (!read.ok()) return read.status();
+  if (read.value().ranges.empty()) return Status::NotFound("no batch at that offset");
+  const kafka::FileRange& range = read.value().ranges.front();
+  std::string bytes(static_cast<std::size_t>(range.length), '\0');
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pread(range.fd, bytes.data() + done, bytes.size() - done,
+                              range.position + static_cast<off_t>(done));
+    if (n <= 0) return Status::IoError("reading " + log.dir() + " for ListOffsets");
+    done += static_cast<std::size_t>(n);
+  }
+  auto header = kafka::ParseRecordBatchHeader(bytes);
+  if (!header.ok()) return header.status();
+  const auto& h = header.value();
+  const std::size_t size = static_cast<std::size_t>(h.size_in_bytes());
+  if (h.timestamp_type() == kafka::TimestampType::kLogAppendTime) {
+    return storage::TimestampOffset{h.base_offset, h.max_timestamp};
+  }
+  std::string_view records = std::string_view(bytes).substr(kafka::kRecordBatchHeaderSize,
+                                                            size - kafka::kRecordBatchHeaderSize);
+  std::string decompressed;
+  if (h.codec() != 0) {
+    auto d = kafka::Decompress(static_cast<kafka::Codec>(h.codec()), records,
+                               kMaxDecompressedBatch);
+    if (!d.ok()) return d.status();
+    decompressed = std::move(d).value();
+    records = decompressed;
+  }
+  std::vector<kafka::Record> decoded;
+  if (auto s = kafka::DecodeRecords(records, h.records_count, &decoded); !s.ok()) return s;
+  for (const auto& r : decoded) {
+    const std::int64_t ts = h.base_timestamp + r.timestamp_delta;
+    if (want_max ? ts == h.max_timestamp : ts >= target) {
+      return storage::TimestampOffset{h.base_offset + r.offset_delta, ts};
+    }
+  }
+  return Status::NotFound("no record in the batch matches");
+}
 
 }  // namespace
 
@@ -59,8 +111,9 @@ asio::awaitable<Result<Reply>> HandleListOffsets(RequestContext& ctx, kafka::Rea
           break;
         case kMaxTimestamp:
           if (auto m = log->MaxTimestampOffset()) {
-            p.offset = m->offset;
-            p.timestamp = m->timestamp;
+            auto exact = FindRecord(*log, m->offset, 0, /*want_max=*/true);
+            p.offset = exact.ok() ? exact.value().offset : m->offset;
+            p.timestamp = exact.ok() ? exact.value().timestamp : m->timestamp;
           }
           break;
         default: {
@@ -72,8 +125,9 @@ asio::awaitable<Result<Reply>> HandleListOffsets(RequestContext& ctx, kafka::Rea
           if (!found.ok()) {
             p.error_code = kafka::Code(ToKafkaError(found.status()));
           } else if (found.value() && found.value()->offset < hw) {
-            p.offset = found.value()->offset;
-            p.timestamp = found.value()->timestamp;
+            auto exact = FindRecord(*log, found.value()->offset, wp.timestamp, false);
+            p.offset = exact.ok() ? exact.value().offset : found.value()->offset;
+            p.timestamp = exact.ok() ? exact.value().timestamp : found.value()->timestamp;
           }
         }
       }

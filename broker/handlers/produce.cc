@@ -4,11 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <asio/use_awaitable.hpp>
+#include <cstring>
 
 #include "broker/broker_context.h"
 #include "broker/handlers/errors.h"
 #include "broker/handlers/handlers.h"
+#include "common/crc32c.h"
 #include "kafka/record_batch.h"
+#include "kafka/wire.h"
 
 namespace tern::broker {
 namespace {
@@ -17,6 +20,8 @@ using Response = kafka::ProduceResponse;
 using PartitionResponse = Response::PartitionProduceResponse;
 
 constexpr int kZstdCodec = 4;
+// attributes i16 at 21, lastOffsetDelta i32, baseTimestamp i64, then maxTimestamp i64.
+constexpr std::size_t kMaxTimestampPosition = 35;
 constexpr std::int16_t kFirstZstdVersion = 7;
 
 // Checks the batches of one partition; on failure sets the error in `out`.
@@ -36,7 +41,17 @@ bool Validate(const kafka::Records& records, std::int16_t version, const Topic& 
     return fail(damaged ? kafka::ErrorCode::kCorruptMessage : kafka::ErrorCode::kInvalidRecord,
                 batches.status().message());
   }
+  const TimestampPolicy policy = TimestampPolicyOf(topic.configs);
+  const std::int64_t now = storage::SystemClockMs();
   for (const auto& h : batches.value()) {
+    // CreateTime batches must lie within the topic's bounds around now; the batch header's
+    // base and max timestamps bound every record in it.
+    if (!policy.log_append_time && h.timestamp_type() == kafka::TimestampType::kCreateTime &&
+        ((h.max_timestamp >= 0 && h.max_timestamp - now > policy.after_max_ms) ||
+         (h.base_timestamp >= 0 && now - h.base_timestamp > policy.before_max_ms))) {
+      return fail(kafka::ErrorCode::kInvalidTimestamp,
+                  "record timestamp outside message.timestamp.before/after.max.ms of now");
+    }
     if (h.codec() == kZstdCodec && version < kFirstZstdVersion) {
       return fail(kafka::ErrorCode::kUnsupportedCompressionType,
                   "zstd needs Produce version 7 or later");
@@ -49,8 +64,33 @@ bool Validate(const kafka::Records& records, std::int16_t version, const Topic& 
                   "transactional batches are not accepted by this broker yet");
     }
   }
-  (void)topic;
   return true;
+}
+
+// For message.timestamp.type=LogAppendTime: marks every batch as log-append-time with `now` as
+// its max timestamp, and recomputes the CRC those fields are covered by.
+std::string StampLogAppendTime(std::string_view batches, std::int64_t now) {
+  std::string out(batches);
+  std::size_t pos = 0;
+  while (pos + kafka::kRecordBatchHeaderSize <= out.size()) {
+    auto header = kafka::ParseRecordBatchHeader(std::string_view(out).substr(pos));
+    if (!header.ok()) break;
+    char* batch = out.data() + pos;
+    kafka::Writer w;
+    w.WriteInt16(static_cast<std::int16_t>(header.value().attributes | 0x08));
+    std::memcpy(batch + kafka::kAttributesPosition, w.buffer().data(), 2);
+    kafka::Writer ts;
+    ts.WriteInt64(now);
+    std::memcpy(batch + kMaxTimestampPosition, ts.buffer().data(), 8);
+    const auto size = static_cast<std::size_t>(header.value().size_in_bytes());
+    const std::uint32_t crc = crc32c::Value(batch + kafka::kAttributesPosition,
+                                            size - kafka::kAttributesPosition);
+    kafka::Writer c;
+    c.WriteUint32(crc);
+    std::memcpy(batch + kafka::kCrcPosition, c.buffer().data(), 4);
+    pos += size;
+  }
+  return out;
 }
 
 }  // namespace
@@ -97,7 +137,13 @@ asio::awaitable<Result<Reply>> HandleProduce(RequestContext& ctx, kafka::Reader&
                  log == nullptr) {
         p.error_code = kafka::Code(kafka::ErrorCode::kKafkaStorageError);
       } else if (Validate(partition_data.records, version, *topic, p)) {
-        auto result = log->Append(partition_data.records.bytes());
+        const bool append_time = TimestampPolicyOf(topic->configs).log_append_time;
+        const std::int64_t now = storage::SystemClockMs();
+        std::string stamped;
+        if (append_time) stamped = StampLogAppendTime(partition_data.records.bytes(), now);
+        auto result = log->Append(append_time ? std::string_view(stamped)
+                                              : partition_data.records.bytes());
+        if (append_time) p.log_append_time_ms = now;
         if (result.ok()) {
           p.base_offset = result.value().first_offset;
           p.log_start_offset = log->log_start_offset();
