@@ -96,12 +96,7 @@ def produce_all(p: Producer, topic: str, records: list[Rec]) -> list[tuple[int, 
 def consumer(bootstrap: str, **conf) -> Consumer:
     settings = {"bootstrap.servers": bootstrap, "group.id": "tern-tests-unused",
                 "enable.auto.commit": False, "enable.partition.eof": True,
-                "auto.offset.reset": "error",
-                # No long poll: tern-broker dies of SIGPIPE when an append wakes a fetch whose
-                # client has gone (test_bad_input.py::test_client_gone_while_its_fetch_waits_...).
-                # Other tests close consumers and then produce to the same partitions; they
-                # should fail for their own reasons only.
-                "fetch.wait.max.ms": 0}
+                "auto.offset.reset": "error"}
     settings.update({k.replace("_", "."): v for k, v in conf.items()})
     return Consumer(settings)
 
