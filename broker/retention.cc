@@ -22,6 +22,11 @@ void Retention::RunOnce() const {
     if (auto s = log.ApplyRetention(now); !s.ok()) {
       spdlog::warn("retention of {}: {}", log.dir(), s.ToString());
     }
+    if (log.config().cleanup_policy != storage::CleanupPolicy::kDelete) {
+      if (auto s = log.Compact(now); !s.ok()) {
+        spdlog::warn("compaction of {}: {}", log.dir(), s.ToString());
+      }
+    }
   });
 }
 

@@ -1,6 +1,9 @@
 // Retention: a background thread that applies every partition's retention settings
 // (retention.ms, retention.bytes, and removal of deleted segment files) every
-// retention_check_interval_ms, as Kafka's log.retention.check.interval.ms does.
+// retention_check_interval_ms, as Kafka's log.retention.check.interval.ms does, and compacts
+// the partitions whose cleanup.policy includes compact (PartitionLog::Compact) in the same
+// pass. Kafka's dedicated cleaner threads and min.cleanable.dirty.ratio are not modelled:
+// every pass compacts, and a segment is rewritten only when compaction would change it.
 #pragma once
 
 #include <chrono>

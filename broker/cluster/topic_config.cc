@@ -200,8 +200,13 @@ storage::LogConfig ToLogConfig(const BrokerLogDefaults& d, const TopicConfigs& o
   c.file_delete_delay_ms = Number(d, o, "file.delete.delay.ms");
   std::string policy = d.cleanup_policy;
   if (auto it = o.find("cleanup.policy"); it != o.end()) policy = it->second;
-  c.cleanup_policy = policy.find("compact") != std::string::npos ? storage::CleanupPolicy::kCompact
-                                                                 : storage::CleanupPolicy::kDelete;
+  const bool compact = policy.find("compact") != std::string::npos;
+  const bool remove = policy.find("delete") != std::string::npos;
+  c.cleanup_policy = !compact  ? storage::CleanupPolicy::kDelete
+                     : remove ? storage::CleanupPolicy::kCompactAndDelete
+                              : storage::CleanupPolicy::kCompact;
+  c.delete_retention_ms = Number(d, o, "delete.retention.ms");
+  c.min_compaction_lag_ms = Number(d, o, "min.compaction.lag.ms");
   return c;
 }
 

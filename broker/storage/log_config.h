@@ -10,7 +10,8 @@
 
 namespace tern::broker::storage {
 
-enum class CleanupPolicy { kDelete, kCompact };
+// cleanup.policy: "delete", "compact", or both ("compact,delete").
+enum class CleanupPolicy { kDelete, kCompact, kCompactAndDelete };
 
 struct LogConfig {
   // segment.bytes: the active segment is rolled before an append that would make it larger
@@ -38,10 +39,19 @@ struct LogConfig {
   // is faster lookups and bigger index files. Bytes. Default 4096.
   std::int32_t index_interval_bytes = 4096;
 
-  // cleanup.policy: delete (retention removes old segments) or compact. Stored only: the
-  // compactor is not part of this library yet, and a compacted topic is still subject to
-  // retention here. Default delete.
+  // cleanup.policy: delete (ApplyRetention removes old segments by retention.ms and
+  // retention.bytes), compact (PartitionLog::Compact keeps the latest record per key; the
+  // retention limits do not apply), or both. Default delete.
   CleanupPolicy cleanup_policy = CleanupPolicy::kDelete;
+
+  // delete.retention.ms: how long a tombstone (a record with a null value) survives after the
+  // compaction pass that first found it to be the latest record for its key; consumers
+  // reading from the start see it within that time. Milliseconds. Default 1 day, Kafka's.
+  std::int64_t delete_retention_ms = 24LL * 60 * 60 * 1000;
+
+  // min.compaction.lag.ms: a segment is compacted only once its largest batch timestamp is at
+  // least this old, so recent records are never removed. Milliseconds. Default 0.
+  std::int64_t min_compaction_lag_ms = 0;
 
   // file.delete.delay.ms: a deleted segment's files are renamed to *.deleted and removed this
   // long afterwards, at a later retention pass (or on the next Open). Readers keep their file

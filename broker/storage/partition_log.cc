@@ -27,7 +27,7 @@ std::optional<std::int64_t> SegmentBaseFromName(std::string_view name) {
 }
 
 bool IsLeftover(std::string_view name) {
-  return name.ends_with(".deleted") || name.ends_with(".tmp");
+  return name.ends_with(".deleted") || name.ends_with(".tmp") || name.ends_with(".cleaned");
 }
 
 }  // namespace
@@ -323,7 +323,7 @@ Status PartitionLog::DeleteRecordsBefore(std::int64_t offset) {
   if (!active().empty() && active().next_offset() <= offset) {
     if (Status s = Roll(); !s.ok()) return s;
   }
-  while (segments_.size() > 1 && segments_.begin()->second->next_offset() <= log_start_offset_) {
+  while (segments_.size() > 1 && WhollyBelowStart(*segments_.begin()->second, log_start_offset_)) {
     if (Status s = RemoveOldestSegment("below the log start"); !s.ok()) return s;
   }
   return Status::Ok();
@@ -341,11 +341,15 @@ Status PartitionLog::ApplyRetention(std::int64_t now_ms) {
   }
   pending_deletions_.erase(expired, pending_deletions_.end());
 
+  // A compact-only topic keeps its data whatever its age and size.
+  const bool limits_apply = config_.cleanup_policy != CleanupPolicy::kCompact;
   while (segments_.size() > 1) {
     const Segment& oldest = *segments_.begin()->second;
     std::string_view reason;
-    if (oldest.next_offset() <= log_start_offset_) {
+    if (WhollyBelowStart(oldest, log_start_offset_)) {
       reason = "below the log start";
+    } else if (!limits_apply) {
+      break;
     } else if (config_.retention_ms >= 0 &&
                oldest.max_timestamp() < now_ms - config_.retention_ms) {
       reason = "older than retention.ms";
@@ -358,6 +362,12 @@ Status PartitionLog::ApplyRetention(std::int64_t now_ms) {
     if (Status s = RemoveOldestSegment(reason); !s.ok()) return s;
   }
   return Status::Ok();
+}
+
+// A segment that compaction emptied still starts at its base offset; it lies below the log start
+// only once the start has moved past that base (DeleteRecords, retention).
+bool PartitionLog::WhollyBelowStart(const Segment& segment, std::int64_t start) {
+  return segment.next_offset() <= start && segment.base_offset() < start;
 }
 
 Status PartitionLog::RemoveOldestSegment(std::string_view reason) {

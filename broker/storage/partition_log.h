@@ -3,11 +3,14 @@
 // when DeleteRecords moved the start past the first segment, and a `clean-shutdown` marker
 // written by Close. Append assigns offsets and writes; Sync makes appended data durable (the
 // broker calls it for a group of appends: group commit); Read hands out file ranges for
-// sendfile; retention and DeleteRecords remove whole segments from the front.
+// sendfile; retention and DeleteRecords remove whole segments from the front; Compact keeps
+// the latest record per key (compactor.h).
 //
 // Thread-safe: one internal mutex guards the segment list and counters. Expected callers are a
 // network thread (Append, Read, lookups), a flusher thread (Sync, which does not hold the
-// mutex while it waits on the disk) and a background thread (ApplyRetention).
+// mutex while it waits on the disk) and a background thread (ApplyRetention, Compact; a
+// compaction pass reads and writes segment files without the mutex and takes it only to swap
+// each cleaned segment in).
 // Every call returns a Status; after a failed write or fsync the log refuses further appends
 // (IoError) until it is reopened, because what reached the disk is then unknown.
 #pragma once
@@ -103,6 +106,19 @@ class PartitionLog {
   // least file_delete_delay_ms ago. Moves the log start to the first remaining segment.
   Status ApplyRetention(std::int64_t now_ms);
 
+  // One compaction pass (cleanup.policy compact or compact,delete; a no-op for delete): in
+  // every non-active segment whose records are all older than min_compaction_lag_ms, removes
+  // each keyed record that a later record of the same key in those segments supersedes,
+  // records without a key, and tombstones delete_retention_ms after the pass that first kept
+  // them (see batch_cleaner.h). Offsets never change; a segment left empty is deleted like a
+  // retained one (file.delete.delay.ms), unless it is the first. Each cleaned segment replaces its
+  // original atomically for Read and Append; readers holding the original's FileRanges keep
+  // its file open. Appends and reads continue during the pass; passes run one at a time.
+  // Fails with Corruption or InvalidArgument when a batch cannot be decoded (nothing of the
+  // failing segment is changed) and IoError on a write error; after a failure while
+  // installing a segment the log refuses appends until reopened.
+  Status Compact(std::int64_t now_ms);
+
   // Syncs everything and writes the clean-shutdown marker. Later calls fail with Unavailable.
   Status Close();
   // Removes the partition directory (DeleteTopics). Later calls fail with Unavailable.
@@ -121,7 +137,13 @@ class PartitionLog {
   Status CheckUsable() const;                 // REQUIRES: mu_ held
   Status Roll();                              // REQUIRES: mu_ held
   Status RemoveOldestSegment(std::string_view reason);  // REQUIRES: mu_ held
+  static bool WhollyBelowStart(const Segment& segment, std::int64_t start);
   Segment& active() const { return *segments_.rbegin()->second; }
+  // Installs `cleaned` in place of `original`, or deletes `original` when `cleaned` is empty
+  // and another segment precedes it; false (and `cleaned` removed) when `original` is no
+  // longer in the log. Takes mu_.
+  Result<bool> ReplaceSegment(const std::shared_ptr<Segment>& original,
+                              const std::shared_ptr<Segment>& cleaned);
 
   const std::string dir_;
   mutable std::mutex mu_;
@@ -137,6 +159,7 @@ class PartitionLog {
   bool closed_ = false;
   bool failed_ = false;  // a write or fsync failed; appends are refused
 
+  std::mutex compact_mu_;  // one compaction pass at a time; taken before mu_
   std::mutex sync_mu_;  // one Sync at a time, so durable_end_offset_ never overstates
   std::atomic<std::int64_t> durable_end_offset_{0};
 };

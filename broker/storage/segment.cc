@@ -55,6 +55,12 @@ class BatchCursor {
 
   std::int64_t position() const { return pos_; }
 
+  // The whole batch Next just returned.
+  Result<std::string_view> LastBatch(const RecordBatchHeader& header) {
+    const auto size = static_cast<std::size_t>(header.size_in_bytes());
+    return View(pos_ - header.size_in_bytes(), size);
+  }
+
  private:
   Status Invalid(std::string_view what) const {
     return Status::Corruption(
@@ -109,13 +115,16 @@ std::string SegmentPath(const std::string& dir, std::int64_t base_offset,
   return fmt::format("{}/{:020d}{}", dir, base_offset, extension);
 }
 
-Result<std::shared_ptr<Segment>> Segment::Create(const std::string& dir,
-                                                 std::int64_t base_offset) {
-  Result<std::unique_ptr<File>> log = File::CreateTruncated(SegmentPath(dir, base_offset, ".log"));
+Result<std::shared_ptr<Segment>> Segment::Create(const std::string& dir, std::int64_t base_offset,
+                                                 std::string_view suffix) {
+  auto path = [&](std::string_view extension) {
+    return SegmentPath(dir, base_offset, extension) + std::string(suffix);
+  };
+  Result<std::unique_ptr<File>> log = File::CreateTruncated(path(".log"));
   if (!log.ok()) return log.status();
   std::shared_ptr<Segment> segment(new Segment(base_offset, std::move(log.value())));
-  segment->offset_index_ = OffsetIndex::CreateEmpty(SegmentPath(dir, base_offset, ".index"));
-  segment->time_index_ = TimeIndex::CreateEmpty(SegmentPath(dir, base_offset, ".timeindex"));
+  segment->offset_index_ = OffsetIndex::CreateEmpty(path(".index"));
+  segment->time_index_ = TimeIndex::CreateEmpty(path(".timeindex"));
   if (Status s = segment->FlushIndexes(); !s.ok()) return s;
   return segment;
 }
@@ -331,6 +340,20 @@ Result<std::optional<TimestampOffset>> Segment::FindTimestamp(std::int64_t times
   }
 }
 
+Status Segment::ForEachBatch(
+    const std::function<Status(const RecordBatchHeader&, std::string_view)>& fn) const {
+  BatchCursor cursor(*log_, 0, size_, /*validate=*/false);
+  RecordBatchHeader h;
+  for (;;) {
+    Result<bool> next = cursor.Next(&h);
+    if (!next.ok()) return next.status();
+    if (!next.value()) return Status::Ok();
+    Result<std::string_view> batch = cursor.LastBatch(h);
+    if (!batch.ok()) return batch.status();
+    if (Status s = fn(h, batch.value()); !s.ok()) return s;
+  }
+}
+
 Status Segment::SyncLog() { return log_->DataSync(); }
 
 Status Segment::Seal() {
@@ -353,6 +376,16 @@ Status Segment::RenameForDeletion() {
     const std::string renamed = file->path() + ".deleted";
     if (Status s = RenameFile(file->path(), renamed); !s.ok()) return s;
     file->set_path(renamed);
+  }
+  return Status::Ok();
+}
+
+Status Segment::Install(std::string_view suffix) {
+  for (File* file : {log_.get(), offset_index_->file(), time_index_->file()}) {
+    if (file == nullptr || !file->path().ends_with(suffix)) continue;
+    std::string installed = file->path().substr(0, file->path().size() - suffix.size());
+    if (Status s = RenameFile(file->path(), installed); !s.ok()) return s;
+    file->set_path(std::move(installed));
   }
   return Status::Ok();
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,8 +62,10 @@ class Segment {
     bool stopped = false;  // the byte budget or the upper bound ended it, not the segment's end
   };
 
-  // Creates empty files for a new segment (replacing any stale ones).
-  static Result<std::shared_ptr<Segment>> Create(const std::string& dir, std::int64_t base_offset);
+  // Creates empty files for a new segment (replacing any stale ones). A non-empty `suffix` is
+  // added to every file name (the compactor writes "<base>.log.cleaned" and so on; see Install).
+  static Result<std::shared_ptr<Segment>> Create(const std::string& dir, std::int64_t base_offset,
+                                                 std::string_view suffix = "");
   // Opens an existing segment, validating it as `options` says. Corruption names the file and
   // byte position of the first invalid batch.
   static Result<std::shared_ptr<Segment>> Recover(const std::string& dir, std::int64_t base_offset,
@@ -82,10 +85,19 @@ class Segment {
   Result<std::optional<TimestampOffset>> FindTimestamp(std::int64_t timestamp,
                                                        std::int64_t min_offset) const;
 
+  // Calls `fn` with each batch's header and whole bytes, front to back, stopping at the first
+  // error `fn` returns. Only the header and framing are checked. REQUIRES: the segment is no
+  // longer appended to; then any thread may call it, without the PartitionLog's mutex.
+  Status ForEachBatch(
+      const std::function<Status(const kafka::RecordBatchHeader&, std::string_view)>& fn) const;
+
   Status SyncLog();                 // fdatasync of the .log; any thread
   Status Seal();                    // writes the final time-index entry
   Status SyncAll();                 // SyncLog and both indexes
   Status RenameForDeletion();       // <name> -> <name>.deleted, files stay open
+  // <name><suffix> -> <name> for the files made by Create(..., suffix): each rename replaces
+  // the file of that name atomically. Files stay open.
+  Status Install(std::string_view suffix);
   Status RemoveFiles();             // unlinks the files wherever they now are
 
   std::int64_t base_offset() const { return base_offset_; }
