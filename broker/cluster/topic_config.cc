@@ -179,6 +179,12 @@ std::vector<TopicConfigEntry> DescribeTopicConfigs(const BrokerLogDefaults& defa
   return out;
 }
 
+bool IsCompacted(const BrokerLogDefaults& d, const TopicConfigs& o) {
+  auto it = o.find("cleanup.policy");
+  const std::string& policy = it != o.end() ? it->second : d.cleanup_policy;
+  return policy.find("compact") != std::string::npos;
+}
+
 TimestampPolicy TimestampPolicyOf(const TopicConfigs& o) {
   const BrokerLogDefaults none;
   TimestampPolicy p;

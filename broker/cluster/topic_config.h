@@ -55,6 +55,9 @@ struct TimestampPolicy {
 };
 TimestampPolicy TimestampPolicyOf(const TopicConfigs& overrides);
 
+// True when the topic's cleanup.policy (its own, or the broker's default) includes compact.
+bool IsCompacted(const BrokerLogDefaults& defaults, const TopicConfigs& overrides);
+
 // The storage settings for a topic that sets `overrides` (already validated).
 storage::LogConfig ToLogConfig(const BrokerLogDefaults& defaults, const TopicConfigs& overrides);
 

@@ -10,7 +10,9 @@
 #include "broker/handlers/errors.h"
 #include "broker/handlers/handlers.h"
 #include "common/crc32c.h"
+#include "kafka/compression.h"
 #include "kafka/record_batch.h"
+#include "kafka/records.h"
 #include "kafka/wire.h"
 
 namespace tern::broker {
@@ -24,9 +26,31 @@ constexpr int kZstdCodec = 4;
 constexpr std::size_t kMaxTimestampPosition = 35;
 constexpr std::int16_t kFirstZstdVersion = 7;
 
+// True when every record of the batch at the front of `batch` has a key. Compacted topics keep
+// the latest record per key, so Kafka refuses keyless records for them.
+bool AllRecordsKeyed(std::string_view batch, const kafka::RecordBatchHeader& h) {
+  std::string_view records = batch.substr(kafka::kRecordBatchHeaderSize,
+                                          static_cast<std::size_t>(h.size_in_bytes()) -
+                                              kafka::kRecordBatchHeaderSize);
+  std::string decompressed;
+  if (h.codec() != 0) {
+    auto d = kafka::Decompress(static_cast<kafka::Codec>(h.codec()), records,
+                               64 * 1024 * 1024);
+    if (!d.ok()) return false;
+    decompressed = std::move(d).value();
+    records = decompressed;
+  }
+  std::vector<kafka::Record> decoded;
+  if (!kafka::DecodeRecords(records, h.records_count, &decoded).ok()) return false;
+  for (const auto& r : decoded) {
+    if (!r.key.has_value()) return false;
+  }
+  return true;
+}
+
 // Checks the batches of one partition; on failure sets the error in `out`.
 bool Validate(const kafka::Records& records, std::int16_t version, const Topic& topic,
-              PartitionResponse& out) {
+              const BrokerLogDefaults& defaults, PartitionResponse& out) {
   auto fail = [&](kafka::ErrorCode code, std::string message) {
     out.error_code = kafka::Code(code);
     out.error_message = std::move(message);
@@ -43,7 +67,15 @@ bool Validate(const kafka::Records& records, std::int16_t version, const Topic& 
   }
   const TimestampPolicy policy = TimestampPolicyOf(topic.configs);
   const std::int64_t now = storage::SystemClockMs();
+  const bool compacted = IsCompacted(defaults, topic.configs);
+  std::size_t pos = 0;
   for (const auto& h : batches.value()) {
+    const std::string_view batch = records.bytes().substr(pos);
+    pos += static_cast<std::size_t>(h.size_in_bytes());
+    if (compacted && !AllRecordsKeyed(batch, h)) {
+      return fail(kafka::ErrorCode::kInvalidRecord,
+                  "compacted topic " + topic.name + " needs a key on every record");
+    }
     // CreateTime batches must lie within the topic's bounds around now; the batch header's
     // base and max timestamps bound every record in it.
     if (!policy.log_append_time && h.timestamp_type() == kafka::TimestampType::kCreateTime &&
@@ -136,7 +168,7 @@ asio::awaitable<Result<Reply>> HandleProduce(RequestContext& ctx, kafka::Reader&
       } else if (auto log = topic->partitions[static_cast<std::size_t>(partition_data.index)].log;
                  log == nullptr) {
         p.error_code = kafka::Code(kafka::ErrorCode::kKafkaStorageError);
-      } else if (Validate(partition_data.records, version, *topic, p)) {
+      } else if (Validate(partition_data.records, version, *topic, topics.defaults(), p)) {
         const bool append_time = TimestampPolicyOf(topic->configs).log_append_time;
         const std::int64_t now = storage::SystemClockMs();
         std::string stamped;

@@ -72,3 +72,25 @@ def test_compaction_keeps_the_latest_record_per_key(tmp_path):
         assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
     finally:
         broker.stop()
+
+
+def test_compacted_topic_refuses_records_without_a_key(tmp_path):
+    broker = TernBroker(tmp_path / "tern").start()
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.create_topics([NewTopic("keyed", 1, 1, config={"cleanup.policy": "compact"})]
+                            )["keyed"].result(30)
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "retries": 0})
+        outcomes = []
+        producer.produce("keyed", key=b"k", value=b"kept",
+                         on_delivery=lambda err, msg: outcomes.append(err))
+        producer.flush(30)
+        producer.produce("keyed", value=b"no key",
+                         on_delivery=lambda err, msg: outcomes.append(err))
+        producer.flush(30)
+        assert outcomes[0] is None
+        assert outcomes[1] is not None and outcomes[1].code() == KafkaError.INVALID_RECORD
+        records = read_all(broker.bootstrap, "keyed")
+        assert [(k, v) for _, k, v in records] == [(b"k", b"kept")]
+    finally:
+        broker.stop()
