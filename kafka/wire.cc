@@ -1,35 +1,12 @@
 #include "kafka/wire.h"
 
+#include "common/big_endian.h"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
 
 namespace tern::kafka {
-namespace {
-
-template <typename T>
-T LoadBigEndian(const char* p) {
-  using U = std::make_unsigned_t<T>;
-  U v = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) {
-    v = static_cast<U>((v << 8) | static_cast<std::uint8_t>(p[i]));
-  }
-  return static_cast<T>(v);
-}
-
-template <typename T>
-void StoreBigEndian(std::string& buf, T value) {
-  using U = std::make_unsigned_t<T>;
-  U v = static_cast<U>(value);
-  char bytes[sizeof(T)];
-  for (std::size_t i = 0; i < sizeof(T); ++i) {
-    bytes[sizeof(T) - 1 - i] = static_cast<char>(v & 0xff);
-    v = static_cast<U>(v >> 8);
-  }
-  buf.append(bytes, sizeof(T));
-}
-
-}  // namespace
 
 std::int64_t Records::size() const {
   if (!files_.empty()) {

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "broker/storage/big_endian.h"
+#include "common/big_endian.h"
 #include "broker/storage/file.h"
 #include "broker/storage/offset_index.h"
 #include "broker/storage/test_util.h"

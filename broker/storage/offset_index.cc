@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "broker/storage/big_endian.h"
+#include "common/big_endian.h"
 
 namespace tern::broker::storage {
 

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "broker/storage/big_endian.h"
+#include "common/big_endian.h"
 
 namespace tern::broker::storage {
 namespace {

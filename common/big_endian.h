@@ -1,12 +1,12 @@
-// Big-endian load and store of fixed-size integers, the byte order of Kafka's index files.
-// Pure helpers for the storage files; any thread.
+// Big-endian load and store of fixed-size integers, the byte order of Kafka's wire format and
+// of its index files. Pure helpers for the wire codec and the storage files; any thread.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <type_traits>
 
-namespace tern::broker::storage {
+namespace tern {
 
 template <typename T>
 T LoadBigEndian(const char* p) {
@@ -25,4 +25,4 @@ void StoreBigEndian(std::string& out, T value) {
   for (std::size_t i = sizeof(T); i-- > 0;) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-}  // namespace tern::broker::storage
+}  // namespace tern
