@@ -62,6 +62,11 @@ struct BrokerConfig {
   std::int64_t fsync_interval_ms = 1000;
   // retention_check_interval_ms (log.retention.check.interval.ms): how often retention runs.
   std::int64_t retention_check_interval_ms = 5LL * 60 * 1000;
+  // producer_id_expiration_ms (producer.id.expiration.ms): a partition forgets an idempotent
+  // producer that has not written to it for this long (checked with each retention pass); its
+  // next batch is then accepted at any sequence, without duplicate detection against the old
+  // ones. Milliseconds, at least 1. Default 86400000 (one day).
+  std::int64_t producer_id_expiration_ms = 24LL * 3600 * 1000;
   // log: defaults for topic configs a topic does not set itself.
   BrokerLogDefaults log;
   // metrics_listen: HOST:PORT serving Prometheus /metrics; unset disables. Default unset.

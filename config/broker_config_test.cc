@@ -30,6 +30,7 @@ TEST(BrokerConfigTest, ExampleFileParsesToTheDefaults) {
   EXPECT_EQ(c.value().node_id, defaults.node_id);
   EXPECT_EQ(c.value().max_request_bytes, defaults.max_request_bytes);
   EXPECT_EQ(c.value().retention_check_interval_ms, defaults.retention_check_interval_ms);
+  EXPECT_EQ(c.value().producer_id_expiration_ms, defaults.producer_id_expiration_ms);
   EXPECT_EQ(c.value().log.retention_ms, defaults.log.retention_ms);
   EXPECT_EQ(c.value().log.max_message_bytes, defaults.log.max_message_bytes);
   EXPECT_FALSE(c.value().listener.has_value());
@@ -49,6 +50,7 @@ max_in_flight_per_connection: 4
 fsync: interval
 fsync_interval_ms: 50
 retention_check_interval_ms: 1000
+producer_id_expiration_ms: 3600000
 metrics_listen: 127.0.0.1:9644
 log:
   segment_bytes: 1048576
@@ -73,6 +75,7 @@ log:
   EXPECT_EQ(v.fsync, FsyncPolicy::kInterval);
   EXPECT_EQ(v.fsync_interval_ms, 50);
   EXPECT_EQ(v.retention_check_interval_ms, 1000);
+  EXPECT_EQ(v.producer_id_expiration_ms, 3600000);
   EXPECT_EQ(v.metrics_listen, (HostPort{"127.0.0.1", 9644}));
   EXPECT_EQ(v.log.segment_bytes, 1048576);
   EXPECT_EQ(v.log.segment_ms, 60000);
@@ -81,6 +84,15 @@ log:
   EXPECT_EQ(v.log.max_message_bytes, 2097152);
   EXPECT_EQ(v.log.index_interval_bytes, 1024);
   EXPECT_EQ(v.log.cleanup_policy, "compact");
+}
+
+TEST(BrokerConfigTest, ProducerIdExpirationDefaultsToOneDayAndMustBePositive) {
+  auto c = ParseBrokerConfig("", "empty.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c.value().producer_id_expiration_ms, 86'400'000);
+  auto zero = ParseBrokerConfig("producer_id_expiration_ms: 0\n", "z.yaml");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_THAT(zero.status().message(), HasSubstr("field 'producer_id_expiration_ms'"));
 }
 
 TEST(BrokerConfigTest, UnknownFieldIsNamed) {

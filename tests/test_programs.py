@@ -53,8 +53,33 @@ def test_replicator_rejects_malformed_yaml_naming_the_file(tmp_path, bin_dir):
     config = tmp_path / "bad.yaml"
     config.write_text("source: { alias: us-east\n")
     result = run("tern-replicator", "--config", str(config))
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert result.stderr.startswith(f"tern-replicator: error: {config}")
+    assert "line" in result.stderr
+
+
+VALID_REPLICATOR_CONFIG = """\
+source: { alias: us-east, bootstrap.servers: "127.0.0.1:9092" }
+target: { alias: eu-west, bootstrap.servers: "127.0.0.1:9093" }
+state_dir: ./replicator-state
+"""
+
+
+@pytest.mark.parametrize("extra,named", [
+    ("naming: foo\n", "field 'naming': expected identity or prefix, got 'foo'"),
+    ("topics: { include: [a, \"(\"] }\n", "field 'topics.include[1]': bad regular expression"),
+    ("discovery: { interval_ms: 5 }\n", "field 'discovery.interval_ms': 5 is outside"),
+    ("no_such_field: 1\n", "unknown field 'no_such_field'"),
+])
+def test_replicator_rejects_a_bad_config_naming_the_field(tmp_path, bin_dir, extra, named):
+    config = tmp_path / "replicator.yaml"
+    config.write_text(VALID_REPLICATOR_CONFIG + extra)
+    result = run("tern-replicator", "--config", str(config))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"tern-replicator: error: {config}: {named}")
 
 
 def test_broker_reports_a_taken_port(tmp_path, bin_dir):
