@@ -1,19 +1,26 @@
 // tern-replicator: reads its YAML configuration and replicates from the source cluster to the
-// target cluster.
-#include <yaml-cpp/yaml.h>
+// target cluster until SIGINT or SIGTERM, then commits what it copied and exits 0.
+#include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <iostream>
 
+#include "checkpoint/checkpoint_store.h"
 #include "config/command_line.h"
 #include "config/program_flags.h"
+#include "config/replicator_config.h"
+#include "replicator/engine.h"
+#include "replicator/kafka_client.h"
+#include "tern/version.h"
 
 namespace {
 
 constexpr const char* kProgram = "tern-replicator";
+constexpr int kConfigError = 2;  // the exit code of a bad command line or configuration file
 
-int Fail(const std::string& what) {
+int Fail(const std::string& what, int exit_code = 1) {
   std::cerr << kProgram << ": error: " << what << '\n';
-  return 1;
+  return exit_code;
 }
 
 }  // namespace
@@ -25,11 +32,38 @@ int main(int argc, char** argv) {
   tern::DefineReplicatorFlags(app, flags);
   if (auto code = tern::ParseCommandLine(app, argc, argv, std::cout, std::cerr)) return *code;
 
-  try {
-    const YAML::Node config = YAML::LoadFile(flags.config_file);
-    if (!config.IsMap()) return Fail(flags.config_file + ": the top level must be a mapping");
-  } catch (const YAML::Exception& e) {
-    return Fail(flags.config_file + ": " + e.what());
+  const auto loaded = tern::LoadReplicatorConfig(flags.config_file);
+  if (!loaded.ok()) return Fail(loaded.status().message(), kConfigError);
+  const tern::ReplicatorConfig& config = loaded.value();
+  // Kafka client settings are checked by librdkafka itself before anything starts.
+  for (const auto* side : {&config.source, &config.target}) {
+    const std::string where = flags.config_file + ": " +
+                              (side == &config.source ? "source" : "target");
+    if (auto st = tern::replicator::CheckSettings(where, side->client); !st.ok()) {
+      return Fail(st.message(), kConfigError);
+    }
   }
-  return Fail("the replication engine is not part of this build yet");
+
+  // Signals are taken by sigwait below, never by a replication thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto store = tern::OpenRocksDbCheckpointStore(config.state_dir);
+  if (!store.ok()) return Fail(store.status().message());
+
+  spdlog::info("{} {}: replicating {} -> {} ({}), state in {}", kProgram, tern::kVersion,
+               config.source.alias, config.target.alias,
+               config.delivery == tern::DeliveryMode::kExactlyOnce ? "exactly-once"
+                                                                   : "at-least-once",
+               config.state_dir);
+  tern::replicator::Engine engine(config, std::move(store).value());
+  engine.Start();
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("signal {}: committing and stopping", signal);
+  engine.Stop();
+  return 0;
 }

@@ -1,0 +1,74 @@
+"""tern-replicator as a test subject: one replicator process between two clusters, with its
+config file and state directory in the test's folder. It can be stopped (SIGTERM), killed
+(kill -9) and started again on the same state directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import json
+
+from . import paths
+from .process import ManagedProcess
+
+
+class TernReplicator:
+    def __init__(self, workdir: Path, source: tuple[str, str], target: tuple[str, str],
+                 extra: dict | None = None):
+        self.workdir = workdir
+        self.source_alias, self.source_bootstrap = source
+        self.target_alias, self.target_bootstrap = target
+        self.extra = extra or {}
+        self.state_dir = workdir / "state"
+        self.process: ManagedProcess | None = None
+        self.starts = 0
+
+    def config(self) -> dict:
+        config = {
+            "source": {"alias": self.source_alias, "bootstrap.servers": self.source_bootstrap},
+            "target": {"alias": self.target_alias, "bootstrap.servers": self.target_bootstrap},
+            "topics": {"include": [".*"], "exclude": []},
+            "groups": {"include": [".*"], "exclude": []},
+            "naming": "identity",
+            "state_dir": str(self.state_dir),
+            "discovery": {"interval_ms": 1000},
+            "groups_sync": {"interval_ms": 1000},
+        }
+        for key, value in self.extra.items():
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}
+            else:
+                config[key] = value
+        return config
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "tern-replicator.yaml"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "tern-replicator.log"
+
+    def start(self) -> "TernReplicator":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # JSON is YAML too.
+        self.config_path.write_text(json.dumps(self.config(), indent=2))
+        self.starts += 1
+        self.process = ManagedProcess(
+            f"tern-replicator#{self.starts}",
+            [paths.program("tern-replicator"), "--config", self.config_path],
+            self.log_path).start()
+        return self
+
+    def stop(self) -> int | None:
+        return self.process.stop() if self.process is not None else None
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.running()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
