@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "replicator/map_rebuild.h"
 #include "replicator/mm2_records.h"
 
 namespace tern::replicator {
@@ -68,6 +69,7 @@ struct CopyLoop::Impl {
   KafkaHandle producer;
   KafkaHandle consumer;
   KafkaHandle progress_client;  // a consumer on the target, for the progress group's offsets
+  KafkaHandle source_producer;  // offset-syncs, when they live on the source
   rd_kafka_consumer_group_metadata_t* group_metadata = nullptr;
   std::map<std::pair<std::string, std::int32_t>, Flow> flows;
   std::uint64_t topics_version = 0;
@@ -90,6 +92,7 @@ struct CopyLoop::Impl {
       rd_kafka_flush(producer.get(), 5000);
       producer.reset();
     }
+    if (source_producer) rd_kafka_flush(source_producer.get(), 5000);
     if (group_metadata != nullptr) rd_kafka_consumer_group_metadata_destroy(group_metadata);
     if (consumer) rd_kafka_consumer_close(consumer.get());
     if (progress_client) rd_kafka_consumer_close(progress_client.get());
@@ -193,6 +196,14 @@ struct CopyLoop::Impl {
     if (!progress_or.ok()) return progress_or.status();
     progress_client = std::move(progress_or).value();
     group_metadata = rd_kafka_consumer_group_metadata_new(self.progress_group().c_str());
+    if (config.offset_syncs_location == OffsetSyncsLocation::kSource) {
+      auto syncs_or = NewClient(
+          RD_KAFKA_PRODUCER, "source offset-syncs producer", config.source.client,
+          {{"client.id", "tern-replicator." + config.source.alias + ".offset-syncs"},
+           {"enable.idempotence", "true"}});
+      if (!syncs_or.ok()) return syncs_or.status();
+      source_producer = std::move(syncs_or).value();
+    }
     return Status::Ok();
   }
 
@@ -210,6 +221,7 @@ struct CopyLoop::Impl {
       return KafkaStatus(err, "reading committed progress of group " + self.progress_group());
     }
     PartitionList assignment = NewPartitionList(static_cast<int>(added.size()));
+    std::vector<RebuildRequest> behind;
     for (std::size_t i = 0; i < added.size(); ++i) {
       Flow& f = added[i];
       const auto& tp = targets->elems[i];
@@ -231,18 +243,15 @@ struct CopyLoop::Impl {
           if (auto st = self.store_.TruncateFrom(f.source, start, p); !st.ok()) return st;
         } else if (!progress || progress->next_source_offset < start) {
           spdlog::warn("{}: the state dir is behind the progress committed on the target "
-                       "({} < {}); taking the target's, offsets in between translate "
-                       "approximately",
+                       "({} < {}); taking the target's and rebuilding the offset map in "
+                       "between from the offset-syncs topic",
                        name, progress ? progress->next_source_offset : -1, start);
           std::int64_t low = 0, high = 0;
           rd_kafka_query_watermark_offsets(progress_client.get(), f.target_topic.c_str(),
                                            f.source.partition, &low, &high,
                                            static_cast<int>(kTimeout.count()));
-          PartitionProgress p;
-          p.next_source_offset = start;
-          p.next_target_offset = high;
-          p.updated_ms = NowMs();
-          if (auto st = self.store_.Commit({{f.source, {}, p}}); !st.ok()) return st;
+          behind.push_back(
+              {f.source, progress ? progress->next_source_offset : 0, start, high});
         }
         f.consumed = start;
         f.committed = start;
@@ -262,6 +271,7 @@ struct CopyLoop::Impl {
                                                   f.source.partition);
       e->offset = start;
     }
+    if (auto st = RepairBehind(behind); !st.ok()) return st;
     if (KafkaError error(rd_kafka_incremental_assign(consumer.get(), assignment.get())); error) {
       return Status::Unavailable(std::string("assigning source partitions: ") +
                                  rd_kafka_error_string(error.get()));
@@ -269,6 +279,35 @@ struct CopyLoop::Impl {
     for (auto& f : added) {
       auto key = std::make_pair(f.source.topic, f.source.partition);
       flows.emplace(std::move(key), std::move(f));
+    }
+    return Status::Ok();
+  }
+
+  // Brings the store up to the target's committed progress for partitions where it is
+  // behind: runs from the offset-syncs topic, then the progress itself.
+  Status RepairBehind(const std::vector<RebuildRequest>& behind) {
+    if (behind.empty()) return Status::Ok();
+    auto runs = RebuildRuns(config, behind);
+    if (!runs.ok()) {
+      spdlog::warn("rebuilding the offset map from offset-syncs: {}; offsets copied before "
+                   "now will not translate",
+                   runs.status().message());
+    }
+    for (const auto& r : behind) {
+      PartitionUpdate update;
+      update.partition = r.source;
+      if (runs.ok() && runs.value().contains(r.source)) update.runs = runs.value().at(r.source);
+      update.progress.next_source_offset = r.to;
+      update.progress.next_target_offset = r.target_end;
+      update.progress.updated_ms = NowMs();
+      Status st = self.store_.Commit({update});
+      if (!st.ok() && !update.runs.empty()) {
+        spdlog::warn("{}: rebuilt runs refused ({}); keeping the progress only",
+                     PartitionName(r.source.topic, r.source.partition), st.message());
+        update.runs.clear();
+        st = self.store_.Commit({update});
+      }
+      if (!st.ok()) return st;
     }
     return Status::Ok();
   }
@@ -425,6 +464,25 @@ struct CopyLoop::Impl {
     return f.delivered;
   }
 
+  Status ProduceSyncs(rd_kafka_t* rk, const std::vector<mm2::OffsetSync>& syncs) {
+    for (const auto& sync : syncs) {
+      auto kv = mm2::Encode(sync);
+      for (;;) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(offset_syncs_topic.c_str()), RD_KAFKA_V_PARTITION(0),
+            RD_KAFKA_V_KEY(kv.key.data(), kv.key.size()),
+            RD_KAFKA_V_VALUE(kv.value.data(), kv.value.size()),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+          return KafkaStatus(err, "producing to " + offset_syncs_topic);
+        }
+        rd_kafka_poll(rk, 20);
+      }
+    }
+    return Status::Ok();
+  }
+
   // Commits progress: exactly-once, as a transaction; at-least-once, after delivery.
   Status Commit() {
     if (exactly_once) {
@@ -447,6 +505,7 @@ struct CopyLoop::Impl {
 
     std::vector<PartitionUpdate> updates;
     std::vector<SourcePartition> resets;
+    std::vector<mm2::OffsetSync> syncs;
     PartitionList offsets = NewPartitionList();
     const std::int64_t now = NowMs();
     for (auto& [key, f] : flows) {
@@ -454,16 +513,7 @@ struct CopyLoop::Impl {
       if (position < 0 || (position == f.committed && !f.reset && f.runs.empty())) continue;
       if (f.reset) resets.push_back(f.source);
       for (const auto& run : f.runs) {
-        auto kv = mm2::Encode(
-            mm2::OffsetSync{f.target_topic, f.source.partition, run.upstream, run.downstream});
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            producer.get(), RD_KAFKA_V_TOPIC(offset_syncs_topic.c_str()), RD_KAFKA_V_PARTITION(0),
-            RD_KAFKA_V_KEY(kv.key.data(), kv.key.size()),
-            RD_KAFKA_V_VALUE(kv.value.data(), kv.value.size()),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-          return KafkaStatus(err, "producing to " + offset_syncs_topic);
-        }
+        syncs.push_back({f.source.topic, f.source.partition, run.upstream, run.downstream});
       }
       PartitionProgress progress;
       progress.next_source_offset = position;
@@ -472,6 +522,10 @@ struct CopyLoop::Impl {
       updates.push_back({f.source, f.runs, progress});
       rd_kafka_topic_partition_list_add(offsets.get(), f.target_topic.c_str(), f.source.partition)
           ->offset = position;
+    }
+    if (!source_producer) {
+      // On the target, the offset-syncs ride in the same transaction as the data.
+      if (auto st = ProduceSyncs(producer.get(), syncs); !st.ok()) return st;
     }
     if (exactly_once && offsets->cnt > 0) {
       if (rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(
@@ -502,6 +556,14 @@ struct CopyLoop::Impl {
                      "retrying at the next commit)",
                      self.progress_group(), rd_kafka_err2str(err));
       }
+    }
+    if (source_producer) {
+      // On the source they follow the commit; they serve MirrorMaker 2's tooling only, so a
+      // failure is worth a warning, not a restart.
+      if (auto st = ProduceSyncs(source_producer.get(), syncs); !st.ok()) {
+        spdlog::warn("offset-syncs on the source: {}", st.message());
+      }
+      rd_kafka_poll(source_producer.get(), 0);
     }
     for (auto& [key, f] : flows) {
       const std::int64_t position = CommitPosition(f);
