@@ -60,6 +60,7 @@ struct CopyLoop::Flow {
   std::vector<OffsetRun> runs;
   // The source partition was re-created or truncated: forget its map at the next commit.
   bool reset = false;
+  std::int64_t last_timestamp_ms = -1;
 };
 
 struct CopyLoop::Impl {
@@ -139,6 +140,13 @@ struct CopyLoop::Impl {
     }
     flow->delivered = up + 1;
     flow->next_target = down + 1;
+    rd_kafka_timestamp_type_t ts_type;
+    const std::int64_t ts = rd_kafka_message_timestamp(source, &ts_type);
+    if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts > 0) {
+      flow->last_timestamp_ms = ts;
+      self.stats_.latency.Observe(static_cast<double>(std::max<std::int64_t>(NowMs() - ts, 0)) /
+                                  1000.0);
+    }
     self.stats_.records_copied.fetch_add(1, std::memory_order_relaxed);
     self.stats_.bytes_copied.fetch_add(
         static_cast<std::int64_t>(source->len + source->key_len), std::memory_order_relaxed);
@@ -483,6 +491,31 @@ struct CopyLoop::Impl {
     return Status::Ok();
   }
 
+  // Publishes each flow's progress and the source end librdkafka last saw (no request).
+  void PublishStatus() {
+    std::vector<PartitionStatus> out;
+    out.reserve(flows.size());
+    for (const auto& [key, f] : flows) {
+      PartitionStatus p;
+      p.source_topic = f.source.topic;
+      p.partition = f.source.partition;
+      p.target_topic = f.target_topic;
+      p.replicated = f.committed;
+      p.last_timestamp_ms = f.last_timestamp_ms;
+      std::int64_t low = -1, high = -1;
+      if (rd_kafka_get_watermark_offsets(consumer.get(), f.source.topic.c_str(),
+                                         f.source.partition, &low,
+                                         &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          high >= 0) {
+        p.source_end = high;
+        // Started from the beginning and nothing committed yet: all of it is still to copy.
+        if (p.replicated < 0 && low >= 0) p.replicated = low;
+      }
+      out.push_back(std::move(p));
+    }
+    self.stats_.PublishPartitions(std::move(out));
+  }
+
   // Commits progress: exactly-once, as a transaction; at-least-once, after delivery.
   Status Commit() {
     if (exactly_once) {
@@ -561,6 +594,7 @@ struct CopyLoop::Impl {
       // On the source they follow the commit; they serve MirrorMaker 2's tooling only, so a
       // failure is worth a warning, not a restart.
       if (auto st = ProduceSyncs(source_producer.get(), syncs); !st.ok()) {
+        self.stats_.offset_sync_failures.fetch_add(1, std::memory_order_relaxed);
         spdlog::warn("offset-syncs on the source: {}", st.message());
       }
       rd_kafka_poll(source_producer.get(), 0);
@@ -573,6 +607,7 @@ struct CopyLoop::Impl {
       f.reset = false;
     }
     self.stats_.commits.fetch_add(1, std::memory_order_relaxed);
+    self.stats_.last_commit_ms.store(NowMs(), std::memory_order_relaxed);
     return Status::Ok();
   }
 
@@ -620,6 +655,7 @@ struct CopyLoop::Impl {
       if (!delivery_error.ok()) return delivery_error;
       if (Clock::now() >= deadline) {
         if (auto st = Commit(); !st.ok()) return st;
+        PublishStatus();
         deadline = Clock::now() + interval;
       }
     }

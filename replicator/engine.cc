@@ -134,6 +134,7 @@ void Engine::GroupsThread() {
         backoff = 500;
         next_groups = now + std::chrono::milliseconds(config_.group_sync_interval_ms);
       } else {
+        stats_.group_sync_failures.fetch_add(1);
         spdlog::warn("group offsets sync: {}; retrying in {} ms", st.message(), backoff);
         next_groups = now + std::chrono::milliseconds(backoff);
         backoff = NextBackoff(backoff);

@@ -148,6 +148,17 @@ Status GroupSync::Produce(const std::string& topic, const std::string& key,
 }
 
 Status GroupSync::SyncOnce(const std::vector<ReplicatedTopic>& topics) {
+  // A cheap reachability check first: librdkafka 2.0's ListConsumerGroups asks every known
+  // broker and reconnects without backoff while the cluster is down.
+  for (rd_kafka_t* rk : {source_admin_.get(), target_admin_.get()}) {
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, nullptr, &md, 5000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaStatus(err, rk == source_admin_.get() ? "source unreachable"
+                                                         : "target unreachable");
+    }
+    rd_kafka_metadata_destroy(md);
+  }
   std::map<std::string, std::string> target_of;
   for (const auto& t : topics) target_of[t.source] = t.target;
   auto groups = ListGroups();

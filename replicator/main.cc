@@ -11,6 +11,7 @@
 #include "config/replicator_config.h"
 #include "replicator/engine.h"
 #include "replicator/kafka_client.h"
+#include "replicator/prometheus_metrics.h"
 #include "tern/version.h"
 
 namespace {
@@ -60,6 +61,13 @@ int main(int argc, char** argv) {
                                                                    : "at-least-once",
                config.state_dir);
   tern::replicator::Engine engine(config, std::move(store).value());
+  std::unique_ptr<tern::replicator::MetricsServer> metrics;
+  if (config.metrics_listen) {
+    auto server = tern::replicator::StartMetricsServer(*config.metrics_listen, engine.stats());
+    if (!server.ok()) return Fail(server.status().message());
+    metrics = std::move(server).value();
+    spdlog::info("metrics on http://{}/metrics", config.metrics_listen->ToString());
+  }
   engine.Start();
   int signal = 0;
   sigwait(&signals, &signal);

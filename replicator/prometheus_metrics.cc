@@ -1,0 +1,181 @@
+#include "replicator/prometheus_metrics.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+
+#include <limits>
+
+#include <chrono>
+#include <map>
+
+#include "tern/version.h"
+
+namespace tern::replicator {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Counter(const char* name, const char* help, std::int64_t value) {
+  ClientMetric m;
+  m.counter.value = static_cast<double>(value);
+  return {name, help, MetricType::Counter, {m}};
+}
+
+MetricFamily Gauge(const char* name, const char* help, double value) {
+  ClientMetric m;
+  m.gauge.value = value;
+  return {name, help, MetricType::Gauge, {m}};
+}
+
+class StatsCollector final : public prometheus::Collectable {
+ public:
+  explicit StatsCollector(const EngineStats& stats) : stats_(stats) {}
+
+  std::vector<MetricFamily> Collect() const override {
+    const EngineStats& s = stats_;
+    std::vector<MetricFamily> out = {
+        Counter("tern_replicator_records_replicated_total",
+                "Records written to the target and acknowledged", s.records_copied.load()),
+        Counter("tern_replicator_bytes_replicated_total",
+                "Key and value bytes of the records replicated", s.bytes_copied.load()),
+        Counter("tern_replicator_records_skipped_loop_total",
+                "Records not copied because they came from the target (provenance header)",
+                s.records_skipped_loop.load()),
+        Counter("tern_replicator_source_records_lost_total",
+                "Records deleted by source retention before they were copied",
+                s.records_lost.load()),
+        Counter("tern_replicator_source_resets_total",
+                "Source partitions found re-created or truncated below the replicated offset",
+                s.source_resets.load()),
+        Counter("tern_replicator_commits_total",
+                "Progress commits (transactions in exactly-once mode)", s.commits.load()),
+        Counter("tern_replicator_restarts_total",
+                "Restarts of the copy loop after an error", s.restarts.load()),
+        Counter("tern_replicator_group_offsets_committed_total",
+                "Translated consumer-group offsets committed on the target",
+                s.group_offsets_committed.load()),
+        Counter("tern_replicator_checkpoints_written_total",
+                "Checkpoint records written to the checkpoints topic",
+                s.checkpoints_written.load()),
+        Counter("tern_replicator_group_sync_failures_total",
+                "Group offset sync rounds that failed", s.group_sync_failures.load()),
+        Counter("tern_replicator_offset_sync_failures_total",
+                "Offset-syncs writes that failed", s.offset_sync_failures.load()),
+        Gauge("tern_replicator_copying", "1 while the copy loop runs, 0 while it restarts",
+              s.copying.load() ? 1 : 0),
+        Gauge("tern_replicator_last_commit_timestamp_seconds",
+              "Wall-clock time of the last progress commit",
+              static_cast<double>(s.last_commit_ms.load()) / 1000.0),
+    };
+    out.push_back(Latency());
+    AddLag(out);
+    ClientMetric info;
+    info.label = {{"version", kVersion}};
+    info.gauge.value = 1;
+    out.push_back({"tern_replicator_build_info", "The running build", MetricType::Gauge, {info}});
+    return out;
+  }
+
+ private:
+  MetricFamily Latency() const {
+    const auto& h = stats_.latency;
+    ClientMetric m;
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < LatencyHistogram::kBoundsSeconds.size(); ++i) {
+      cumulative += static_cast<std::uint64_t>(h.bucket(i));
+      m.histogram.bucket.push_back({cumulative, LatencyHistogram::kBoundsSeconds[i]});
+    }
+    cumulative += static_cast<std::uint64_t>(h.bucket(LatencyHistogram::kBoundsSeconds.size()));
+    m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+    m.histogram.sample_count = cumulative;
+    m.histogram.sample_sum = h.sum_seconds();
+    return {"tern_replicator_replication_latency_seconds",
+            "Time from a record's timestamp to its acknowledgement by the target",
+            MetricType::Histogram,
+            {m}};
+  }
+
+  // Lag per topic (bounded by the number of replicated topics): records not yet replicated,
+  // and how old the last replicated record is while some are waiting.
+  void AddLag(std::vector<MetricFamily>& out) const {
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    struct TopicLag {
+      double records = 0;
+      double seconds = 0;
+      double partitions = 0;
+      bool known = false;  // some partition's source end and progress are known
+    };
+    std::map<std::string, TopicLag> topics;
+    for (const auto& p : stats_.Partitions()) {
+      TopicLag& t = topics[p.source_topic];
+      t.partitions += 1;
+      if (p.source_end < 0 || p.replicated < 0) continue;
+      t.known = true;
+      const std::int64_t lag = std::max<std::int64_t>(p.source_end - p.replicated, 0);
+      t.records += static_cast<double>(lag);
+      if (lag > 0 && p.last_timestamp_ms > 0) {
+        t.seconds = std::max(t.seconds, static_cast<double>(now_ms - p.last_timestamp_ms) / 1e3);
+      }
+    }
+    MetricFamily records{"tern_replicator_lag_records",
+                         "Source records not yet replicated, per source topic",
+                         MetricType::Gauge,
+                         {}};
+    MetricFamily seconds{"tern_replicator_lag_seconds",
+                         "Age of the newest replicated record while records wait, per topic",
+                         MetricType::Gauge,
+                         {}};
+    MetricFamily partitions{"tern_replicator_partitions", "Source partitions being replicated",
+                            MetricType::Gauge,
+                            {}};
+    for (const auto& [topic, lag] : topics) {
+      ClientMetric m;
+      m.label = {{"topic", topic}};
+      m.gauge.value = lag.partitions;
+      partitions.metric.push_back(m);
+      if (!lag.known) continue;  // no series rather than a made-up zero
+      m.gauge.value = lag.records;
+      records.metric.push_back(m);
+      m.gauge.value = lag.seconds;
+      seconds.metric.push_back(m);
+    }
+    out.push_back(std::move(records));
+    out.push_back(std::move(seconds));
+    out.push_back(std::move(partitions));
+  }
+
+  const EngineStats& stats_;
+};
+
+class PrometheusServer final : public MetricsServer {
+ public:
+  PrometheusServer(std::unique_ptr<prometheus::Exposer> exposer, const EngineStats& stats)
+      : exposer_(std::move(exposer)), collector_(std::make_shared<StatsCollector>(stats)) {
+    exposer_->RegisterCollectable(collector_);
+  }
+
+ private:
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<StatsCollector> collector_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MetricsServer>> StartMetricsServer(const HostPort& listen,
+                                                         const EngineStats& stats) {
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(listen.ToString());
+  } catch (const std::exception& e) {
+    return Status::IoError("cannot serve metrics on " + listen.ToString() + ": " + e.what());
+  }
+  return std::unique_ptr<MetricsServer>(
+      std::make_unique<PrometheusServer>(std::move(exposer), stats));
+}
+
+}  // namespace tern::replicator
