@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "checkpoint/checkpoint_store.h"
 #include "config/command_line.h"
@@ -17,7 +19,8 @@
 namespace {
 
 constexpr const char* kProgram = "tern-replicator";
-constexpr int kConfigError = 2;  // the exit code of a bad command line or configuration file
+constexpr int kConfigError = 2;
+constexpr int kStopSeconds = 30;  // a clean stop takes at most this long  // the exit code of a bad command line or configuration file
 
 int Fail(const std::string& what, int exit_code = 1) {
   std::cerr << kProgram << ": error: " << what << '\n';
@@ -72,6 +75,18 @@ int main(int argc, char** argv) {
   int signal = 0;
   sigwait(&signals, &signal);
   spdlog::info("signal {}: committing and stopping", signal);
+  // librdkafka can block closing clients whose cluster is gone. Progress is durable at every
+  // commit, so leaving without the last one loses nothing; a second signal or the deadline
+  // ends the process.
+  std::thread watchdog([&signals] {
+    struct timespec limit = {kStopSeconds, 0};
+    int again = sigtimedwait(&signals, nullptr, &limit);
+    spdlog::warn("{}; exiting without a clean stop (progress is as of the last commit)",
+                 again > 0 ? "second signal" : "stop took too long");
+    spdlog::default_logger()->flush();
+    std::_Exit(again > 0 ? 130 : 1);
+  });
+  watchdog.detach();
   engine.Stop();
   return 0;
 }
