@@ -380,14 +380,19 @@ struct CopyLoop::Impl {
                     "new log from its start ({}) after what is on the target",
                     name, high, position, low);
     }
-    PartitionList seek = NewPartitionList(1);
-    rd_kafka_topic_partition_list_add(seek.get(), flow.source.topic.c_str(),
-                                      flow.source.partition)
+    // With auto.offset.reset=error librdkafka has stopped fetching the partition by now, and
+    // a seek does not restart a stopped partition (rd_kafka_seek_partitions() succeeds but
+    // fails that partition with _STATE): assign it again at the new position instead.
+    PartitionList at = NewPartitionList(1);
+    rd_kafka_topic_partition_list_add(at.get(), flow.source.topic.c_str(), flow.source.partition)
         ->offset = low;
-    if (KafkaError error(rd_kafka_seek_partitions(consumer.get(), seek.get(),
-                                                  static_cast<int>(kTimeout.count())));
-        error) {
-      return Status::Unavailable("seeking " + name + ": " + rd_kafka_error_string(error.get()));
+    if (KafkaError error(rd_kafka_incremental_unassign(consumer.get(), at.get())); error) {
+      return Status::Unavailable("re-assigning " + name + ": " +
+                                 rd_kafka_error_string(error.get()));
+    }
+    if (KafkaError error(rd_kafka_incremental_assign(consumer.get(), at.get())); error) {
+      return Status::Unavailable("re-assigning " + name + ": " +
+                                 rd_kafka_error_string(error.get()));
     }
     flow.consumed = low;
     return Status::Ok();
