@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -48,9 +49,16 @@ def random_cluster_id() -> str:
 class KafkaPeer:
     """One Apache Kafka node. `start()` returns once it accepts client connections."""
 
-    def __init__(self, workdir: Path, extra_properties: dict[str, str] | None = None):
+    def __init__(self, workdir: Path, extra_properties: dict[str, str] | None = None,
+                 extra_listeners: dict[str, str] | None = None):
+        """`extra_listeners` maps a listener name (e.g. "WAN") to the host:port it advertises:
+        the node listens for it on a free loopback port of its own (`listener_ports[name]`),
+        and clients that bootstrap through that listener are told the advertised address, so a
+        proxy listening there and forwarding to `listener_ports[name]` stays in their path."""
         self.workdir = workdir
         self.extra_properties = extra_properties or {}
+        self.extra_listeners = extra_listeners or {}
+        self.listener_ports: dict[str, int] = {}
         self.port = 0
         self.controller_port = 0
         self.process: ManagedProcess | None = None
@@ -59,10 +67,11 @@ class KafkaPeer:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, attempts: int = 3) -> "KafkaPeer":
-        """Formats storage and starts the node; retries on fresh ports if a port was taken."""
+    def start(self, attempts: int = 3, port: int | None = None) -> "KafkaPeer":
+        """Formats storage and starts the node; retries on fresh ports if a port was taken.
+        `port` fixes the client port (a client may already be waiting for it)."""
         for attempt in range(1, attempts + 1):
-            self.port, self.controller_port = free_port(), free_port()
+            self.port, self.controller_port = port or free_port(), free_port()
             props = self._write_properties()
             self._format(props)
             self.process = ManagedProcess(
@@ -82,6 +91,37 @@ class KafkaPeer:
         if self.process is not None:
             self.process.stop()
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.running()
+
+    def restart(self) -> "KafkaPeer":
+        """Starts the node again after stop() or kill(), on the same ports and data directory
+        (nothing is re-formatted), so clients configured with `bootstrap` reconnect and find
+        the topics and records it had."""
+        assert self.port and not self.running(), "restart() needs a stopped, started-once node"
+        props = self.workdir / "server.properties"
+        # Whoever held the port may not have released it yet; the node exits if it cannot
+        # bind, so try a few times.
+        for attempt in range(1, 4):
+            self.process = ManagedProcess(
+                "kafka", [paths.kafka_tool("kafka-server-start"), props],
+                self.workdir / "kafka.log").start()
+            try:
+                self.process.wait_until(lambda: is_listening("127.0.0.1", self.port),
+                                        START_TIMEOUT_S, "the broker listened again")
+                return self
+            except ProcessFailed:
+                self.process.stop()
+                if attempt == 3:
+                    raise
+                time.sleep(2)
+        raise AssertionError("unreachable")
+
+    def kill(self) -> None:
+        """kill -9, as a crash would."""
+        if self.process is not None:
+            self.process.kill()
+
     def tool(self, name: str, *args: str, timeout: float = 120, check: bool = True,
              input: str | None = None) -> subprocess.CompletedProcess:
         """Runs one of Kafka's CLI tools; fails with its output if it exits non-zero."""
@@ -98,11 +138,30 @@ class KafkaPeer:
             subprocess.run(["rm", "-rf", str(data_dir)], check=True)
         text = _SERVER_PROPERTIES.format(port=self.port, controller_port=self.controller_port,
                                          data_dir=data_dir)
+        text += self._extra_listener_properties()
         text += "".join(f"{k}={v}\n" for k, v in self.extra_properties.items())
         props = self.workdir / "server.properties"
         self.workdir.mkdir(parents=True, exist_ok=True)
         props.write_text(text)
         return props
+
+    def _extra_listener_properties(self) -> str:
+        """Lines that override listeners, advertised.listeners and the protocol map (the last
+        occurrence of a key wins) to add `extra_listeners`, each on a fresh free port."""
+        if not self.extra_listeners:
+            return ""
+        self.listener_ports = {name: free_port() for name in self.extra_listeners}
+        listeners = [f"PLAINTEXT://127.0.0.1:{self.port}",
+                     f"CONTROLLER://127.0.0.1:{self.controller_port}"]
+        advertised = [f"PLAINTEXT://127.0.0.1:{self.port}"]
+        protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+        for name, address in self.extra_listeners.items():
+            listeners.append(f"{name}://127.0.0.1:{self.listener_ports[name]}")
+            advertised.append(f"{name}://{address}")
+            protocols.append(f"{name}:PLAINTEXT")
+        return (f"listeners={','.join(listeners)}\n"
+                f"advertised.listeners={','.join(advertised)}\n"
+                f"listener.security.protocol.map={','.join(protocols)}\n")
 
     def _format(self, props: Path) -> None:
         result = subprocess.run(

@@ -14,8 +14,11 @@ from .process import ManagedProcess
 
 class TernReplicator:
     def __init__(self, workdir: Path, source: tuple[str, str], target: tuple[str, str],
-                 extra: dict | None = None):
+                 extra: dict | None = None, binary: Path | None = None):
+        """`binary` runs that tern-replicator instead of the build's (the benchmark runs a
+        copy, so that a rebuild during a run does not swap it)."""
         self.workdir = workdir
+        self.binary = binary
         self.source_alias, self.source_bootstrap = source
         self.target_alias, self.target_bootstrap = target
         self.extra = extra or {}
@@ -56,7 +59,7 @@ class TernReplicator:
         self.starts += 1
         self.process = ManagedProcess(
             f"tern-replicator#{self.starts}",
-            [paths.program("tern-replicator"), "--config", self.config_path],
+            [self.binary or paths.program("tern-replicator"), "--config", self.config_path],
             self.log_path).start()
         return self
 
@@ -72,3 +75,17 @@ class TernReplicator:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def progress_group(self) -> str:
+        """The group on the target whose committed offsets are the replicated source
+        positions (the transactional id; "tern-replicator.<source>.<target>" unless set)."""
+        return (self.extra.get("transactional_id")
+                or f"tern-replicator.{self.source_alias}.{self.target_alias}")
+
+    def wait_for_log(self, text: str, timeout: float = 60, count: int = 1) -> None:
+        """Waits until `text` occurs `count` times in the log; fails with the log's tail if the
+        replicator exits first or the time runs out."""
+        assert self.process is not None, "wait_for_log() before start()"
+        self.process.wait_until(lambda: self.log_text().count(text) >= count, timeout,
+                                f"{count} x {text!r} in the log")

@@ -8,8 +8,10 @@ exactly the source partition's records, in order, each with the provenance heade
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -282,6 +284,16 @@ def assert_replicated(source: dict[int, list[Rec]], target: dict[int, list[Rec]]
             f"{what} partition {p}: source has {len(src)} records, target {len(tgt)}"
             + (f"; first extra on target: {describe(tgt[len(src)])}" if len(tgt) > len(src)
                else f"; first missing: {describe(src[len(tgt)])}"))
+
+
+# --- the replicator's metrics -----------------------------------------------------------------
+
+def metric(port: int, name: str) -> float | None:
+    """One unlabelled sample of the replicator's Prometheus exposition on 127.0.0.1:`port`."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    match = re.search(r"^" + re.escape(name) + r"(?:\{\})? (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else None
 
 
 # --- the replicator's progress ----------------------------------------------------------------
