@@ -12,9 +12,11 @@
 #include <system_error>
 
 #include "broker/broker_context.h"
+#include "broker/group/group_coordinator.h"
 #include "broker/net/server.h"
 #include "broker/prometheus_metrics.h"
 #include "broker/retention.h"
+#include "broker/txn/producer_ids.h"
 #include "config/broker_config.h"
 #include "config/command_line.h"
 #include "config/program_flags.h"
@@ -102,6 +104,8 @@ int main(int argc, char** argv) {
   auto cluster_id = LoadOrCreateClusterId(config.data_dir);
   if (!cluster_id.ok()) return Fail(cluster_id.status().message());
 
+  auto producer_ids = tern::broker::txn::ProducerIdAllocator::Open(config.data_dir);
+  if (!producer_ids.ok()) return Fail(producer_ids.status().ToString());
   tern::broker::Topics topics(config.data_dir, config.log);
   if (auto s = topics.Load(); !s.ok()) return Fail(s.ToString());
 
@@ -118,10 +122,16 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   tern::broker::GroupCommit group_commit(io.get_executor());
   tern::broker::Retention retention(topics,
-                                    std::chrono::milliseconds(config.retention_check_interval_ms));
+                                    std::chrono::milliseconds(config.retention_check_interval_ms),
+                                    config.producer_id_expiration_ms);
   tern::broker::BrokerContext broker(config, cluster_id.value(),
                                      config.advertised_listener.value_or(*config.listener),
-                                     topics, group_commit, *metrics);
+                                     topics, group_commit, *producer_ids.value(), *metrics);
+  auto groups = tern::broker::group::GroupCoordinator::Open(config, topics, group_commit,
+                                                            broker.notifier(), io.get_executor());
+  if (!groups.ok()) return Fail(groups.status().ToString());
+  broker.set_groups(*groups.value());
+  groups.value()->Start();
   tern::broker::ConnectionLimits limits;
   limits.max_request_bytes = config.max_request_bytes;
   limits.max_in_flight = static_cast<std::size_t>(config.max_in_flight_per_connection);

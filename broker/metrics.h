@@ -15,6 +15,9 @@ class BrokerMetrics {
   virtual void RequestHandled(std::string_view api, double seconds) = 0;
   // An error code a response carried (per partition or per topic), by API.
   virtual void ErrorReturned(std::string_view api, std::int16_t error_code) = 0;
+  // An idempotent producer resent a batch already in the log; it was acknowledged with its
+  // original offsets instead of being written again.
+  virtual void DuplicateBatch() = 0;
   virtual void BytesReceived(std::int64_t bytes) = 0;
   virtual void BytesSent(std::int64_t bytes) = 0;
   virtual void ConnectionOpened() = 0;
@@ -25,6 +28,7 @@ class NoMetrics final : public BrokerMetrics {
  public:
   void RequestHandled(std::string_view, double) override {}
   void ErrorReturned(std::string_view, std::int16_t) override {}
+  void DuplicateBatch() override {}
   void BytesReceived(std::int64_t) override {}
   void BytesSent(std::int64_t) override {}
   void ConnectionOpened() override {}

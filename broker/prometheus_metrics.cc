@@ -85,6 +85,12 @@ class PrometheusMetrics final : public BrokerMetrics {
                     .Name("tern_broker_response_errors_total")
                     .Help("Error codes returned in responses, by Kafka API and error code")
                     .Register(*registry_)),
+        duplicates_(prometheus::BuildCounter()
+                        .Name("tern_broker_duplicate_batches_total")
+                        .Help("Idempotent producers' resends of batches already in the log, "
+                              "acknowledged without writing them again")
+                        .Register(*registry_)
+                        .Add({})),
         bytes_in_(prometheus::BuildCounter()
                       .Name("tern_broker_received_bytes_total")
                       .Help("Request bytes received")
@@ -127,6 +133,7 @@ class PrometheusMetrics final : public BrokerMetrics {
   void ErrorReturned(std::string_view api, std::int16_t code) override {
     errors_.Add({{"api", std::string(api)}, {"code", std::to_string(code)}}).Increment();
   }
+  void DuplicateBatch() override { duplicates_.Increment(); }
   void BytesReceived(std::int64_t bytes) override { bytes_in_.Increment(static_cast<double>(bytes)); }
   void BytesSent(std::int64_t bytes) override { bytes_out_.Increment(static_cast<double>(bytes)); }
   void ConnectionOpened() override { connections_.Increment(); }
@@ -143,6 +150,7 @@ class PrometheusMetrics final : public BrokerMetrics {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Counter& duplicates_;
   prometheus::Counter& bytes_in_;
   prometheus::Counter& bytes_out_;
   prometheus::Gauge& connections_;

@@ -4,8 +4,12 @@
 
 namespace tern::broker {
 
-Retention::Retention(const Topics& topics, std::chrono::milliseconds interval)
-    : topics_(topics), interval_(interval), thread_([this] { Run(); }) {}
+Retention::Retention(const Topics& topics, std::chrono::milliseconds interval,
+                     std::int64_t producer_id_expiration_ms)
+    : topics_(topics),
+      interval_(interval),
+      producer_id_expiration_ms_(producer_id_expiration_ms),
+      thread_([this] { Run(); }) {}
 
 Retention::~Retention() {
   {
@@ -18,7 +22,7 @@ Retention::~Retention() {
 
 void Retention::RunOnce() const {
   const std::int64_t now = storage::SystemClockMs();
-  topics_.ForEachLog([now](storage::PartitionLog& log) {
+  topics_.ForEachLog([this, now](storage::PartitionLog& log) {
     if (auto s = log.ApplyRetention(now); !s.ok()) {
       spdlog::warn("retention of {}: {}", log.dir(), s.ToString());
     }
@@ -26,6 +30,10 @@ void Retention::RunOnce() const {
       if (auto s = log.Compact(now); !s.ok()) {
         spdlog::warn("compaction of {}: {}", log.dir(), s.ToString());
       }
+    }
+    if (const std::size_t expired = log.ExpireProducers(now, producer_id_expiration_ms_)) {
+      spdlog::info("{}: forgot {} producer(s) idle for producer_id_expiration_ms", log.dir(),
+                   expired);
     }
   });
 }

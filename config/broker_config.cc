@@ -51,6 +51,11 @@ FieldMap Fields(BrokerConfig& c) {
       {"log.max_message_bytes", IntField(&c.log.max_message_bytes, 0, kInt32Max)},
       {"log.index_interval_bytes", IntField(&c.log.index_interval_bytes, 0, kInt32Max)},
       {"log.cleanup_policy", StringField(&c.log.cleanup_policy, {"delete", "compact"})},
+      {"offsets.topic_partitions", IntField(&c.offsets.topic_partitions, 1, 1000)},
+      {"offsets.retention_minutes", IntField(&c.offsets.retention_minutes, 1, kInt64Max / 60000)},
+      {"offsets.retention_check_interval_ms",
+       IntField(&c.offsets.retention_check_interval_ms, 1, kInt64Max)},
+      {"offsets.metadata_max_bytes", IntField(&c.offsets.metadata_max_bytes, 0, kInt32Max)},
   };
 }
 

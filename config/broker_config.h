@@ -38,6 +38,23 @@ struct BrokerLogDefaults {
   std::string cleanup_policy = "delete";
 };
 
+// Committed consumer offsets, kept in the __consumer_offsets topic.
+struct BrokerOffsetsConfig {
+  // topic_partitions (offsets.topic.num.partitions): partitions of __consumer_offsets when the
+  // broker creates it at its first start; an existing topic keeps its count, as the partition
+  // of every group depends on it. 1..1000. Default 50, Kafka's.
+  std::int32_t topic_partitions = 50;
+  // retention_minutes (offsets.retention.minutes): a committed offset of a group without
+  // members is removed this long after its commit. Minutes, at least 1. Default 10080 (7 days).
+  std::int64_t retention_minutes = 7LL * 24 * 60;
+  // retention_check_interval_ms (offsets.retention.check.interval.ms): how often expired
+  // offsets are looked for. Milliseconds, at least 1. Default 600000.
+  std::int64_t retention_check_interval_ms = 600000;
+  // metadata_max_bytes (offset.metadata.max.bytes): the longest metadata a commit may carry
+  // (longer gets OFFSET_METADATA_TOO_LARGE). Characters, as Kafka counts. Default 4096.
+  std::int32_t metadata_max_bytes = 4096;
+};
+
 struct BrokerConfig {
   // node_id (node.id): this broker's id in Metadata responses. 0..2^31-1. Default 1.
   std::int32_t node_id = 1;
@@ -69,6 +86,8 @@ struct BrokerConfig {
   std::int64_t producer_id_expiration_ms = 24LL * 3600 * 1000;
   // log: defaults for topic configs a topic does not set itself.
   BrokerLogDefaults log;
+  // offsets: committed consumer offsets (see BrokerOffsetsConfig).
+  BrokerOffsetsConfig offsets;
   // metrics_listen: HOST:PORT serving Prometheus /metrics; unset disables. Default unset.
   std::optional<HostPort> metrics_listen;
 };

@@ -33,6 +33,11 @@ TEST(BrokerConfigTest, ExampleFileParsesToTheDefaults) {
   EXPECT_EQ(c.value().producer_id_expiration_ms, defaults.producer_id_expiration_ms);
   EXPECT_EQ(c.value().log.retention_ms, defaults.log.retention_ms);
   EXPECT_EQ(c.value().log.max_message_bytes, defaults.log.max_message_bytes);
+  EXPECT_EQ(c.value().offsets.topic_partitions, defaults.offsets.topic_partitions);
+  EXPECT_EQ(c.value().offsets.retention_minutes, defaults.offsets.retention_minutes);
+  EXPECT_EQ(c.value().offsets.retention_check_interval_ms,
+            defaults.offsets.retention_check_interval_ms);
+  EXPECT_EQ(c.value().offsets.metadata_max_bytes, defaults.offsets.metadata_max_bytes);
   EXPECT_FALSE(c.value().listener.has_value());
   EXPECT_FALSE(c.value().metrics_listen.has_value());
 }
@@ -60,6 +65,11 @@ log:
   max_message_bytes: 2097152
   index_interval_bytes: 1024
   cleanup_policy: compact
+offsets:
+  topic_partitions: 3
+  retention_minutes: 60
+  retention_check_interval_ms: 5000
+  metadata_max_bytes: 100
 )",
                              "all.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -84,6 +94,22 @@ log:
   EXPECT_EQ(v.log.max_message_bytes, 2097152);
   EXPECT_EQ(v.log.index_interval_bytes, 1024);
   EXPECT_EQ(v.log.cleanup_policy, "compact");
+  EXPECT_EQ(v.offsets.topic_partitions, 3);
+  EXPECT_EQ(v.offsets.retention_minutes, 60);
+  EXPECT_EQ(v.offsets.retention_check_interval_ms, 5000);
+  EXPECT_EQ(v.offsets.metadata_max_bytes, 100);
+}
+
+TEST(BrokerConfigTest, OffsetsDefaultsAreKafkas) {
+  auto c = ParseBrokerConfig("", "empty.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c.value().offsets.topic_partitions, 50);
+  EXPECT_EQ(c.value().offsets.retention_minutes, 10080);
+  EXPECT_EQ(c.value().offsets.retention_check_interval_ms, 600000);
+  EXPECT_EQ(c.value().offsets.metadata_max_bytes, 4096);
+  auto zero = ParseBrokerConfig("offsets:\n  topic_partitions: 0\n", "z.yaml");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_THAT(zero.status().message(), HasSubstr("field 'offsets.topic_partitions'"));
 }
 
 TEST(BrokerConfigTest, ProducerIdExpirationDefaultsToOneDayAndMustBePositive) {

@@ -24,6 +24,8 @@ enum class ErrorCode : std::int16_t {
   kRequestTimedOut = 7,
   // A batch is larger than max.message.bytes.
   kMessageTooLarge = 10,
+  // A committed offset's metadata is longer than offset.metadata.max.bytes.
+  kOffsetMetadataTooLarge = 12,
   kCoordinatorLoadInProgress = 14,
   kCoordinatorNotAvailable = 15,
   kNotCoordinator = 16,

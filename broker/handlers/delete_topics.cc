@@ -1,5 +1,7 @@
-// DeleteTopics: removes each named (or, v6+, identified) topic and its data.
+// DeleteTopics: removes each named (or, v6+, identified) topic and its data, and then the
+// offsets groups committed for it.
 #include "broker/broker_context.h"
+#include "broker/group/group_coordinator.h"
 #include "broker/handlers/errors.h"
 #include "broker/handlers/handlers.h"
 
@@ -37,6 +39,8 @@ asio::awaitable<Result<Reply>> HandleDeleteTopics(RequestContext& ctx, kafka::Re
       if (auto s = topics.Delete(name); !s.ok()) {
         result.error_code = kafka::Code(ToKafkaError(s));
         result.error_message = s.message();
+      } else if (name != group::kOffsetsTopic) {
+        co_await ctx.broker.groups().DeleteTopicOffsets(name);
       }
     }
     response.responses.push_back(std::move(result));

@@ -8,16 +8,23 @@
 #include "kafka/messages/api_versions.h"
 #include "kafka/messages/create_partitions.h"
 #include "kafka/messages/create_topics.h"
+#include "kafka/messages/delete_groups.h"
 #include "kafka/messages/delete_records.h"
 #include "kafka/messages/delete_topics.h"
 #include "kafka/messages/describe_cluster.h"
 #include "kafka/messages/describe_configs.h"
+#include "kafka/messages/describe_groups.h"
 #include "kafka/messages/describe_topic_partitions.h"
 #include "kafka/messages/fetch.h"
 #include "kafka/messages/find_coordinator.h"
 #include "kafka/messages/incremental_alter_configs.h"
+#include "kafka/messages/init_producer_id.h"
+#include "kafka/messages/list_groups.h"
 #include "kafka/messages/list_offsets.h"
 #include "kafka/messages/metadata.h"
+#include "kafka/messages/offset_commit.h"
+#include "kafka/messages/offset_delete.h"
+#include "kafka/messages/offset_fetch.h"
 #include "kafka/messages/produce.h"
 
 namespace tern::broker {
@@ -41,6 +48,13 @@ TERN_HANDLER(CreatePartitions);
 TERN_HANDLER(DeleteRecords);
 TERN_HANDLER(DescribeCluster);
 TERN_HANDLER(DescribeTopicPartitions);
+TERN_HANDLER(InitProducerId);
+TERN_HANDLER(OffsetCommit);
+TERN_HANDLER(OffsetFetch);
+TERN_HANDLER(OffsetDelete);
+TERN_HANDLER(ListGroups);
+TERN_HANDLER(DescribeGroups);
+TERN_HANDLER(DeleteGroups);
 
 #undef TERN_HANDLER
 

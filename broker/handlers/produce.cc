@@ -1,6 +1,10 @@
 // Produce: validates each partition's record batches (framing, magic 2, CRC-32C, codec, size),
 // appends them as received — the broker only stamps base offsets — and answers once the data is
 // durable under the broker's fsync policy (group commit). acks=0 gets no response at all.
+// Batches of idempotent producers are checked against the partition's producer state inside
+// the append (storage/partition_log.h): a retry of a batch already written is acknowledged with
+// its original offsets once those are durable, a stale epoch gets INVALID_PRODUCER_EPOCH and a
+// sequence gap OUT_OF_ORDER_SEQUENCE_NUMBER, as in Kafka.
 #include <spdlog/spdlog.h>
 
 #include <asio/use_awaitable.hpp>
@@ -95,6 +99,11 @@ bool Validate(const kafka::Records& records, std::int16_t version, const Topic& 
       return fail(kafka::ErrorCode::kInvalidTxnState,
                   "transactional batches are not accepted by this broker yet");
     }
+    if (h.producer_id >= 0 && h.base_sequence < 0) {
+      return fail(kafka::ErrorCode::kInvalidRecord,
+                  "a batch with producer id " + std::to_string(h.producer_id) +
+                      " needs a sequence number");
+    }
   }
   return true;
 }
@@ -175,8 +184,18 @@ asio::awaitable<Result<Reply>> HandleProduce(RequestContext& ctx, kafka::Reader&
         if (append_time) stamped = StampLogAppendTime(partition_data.records.bytes(), now);
         auto result = log->Append(append_time ? std::string_view(stamped)
                                               : partition_data.records.bytes());
-        if (append_time) p.log_append_time_ms = now;
-        if (result.ok()) {
+        if (result.ok() && result.value().error != kafka::ErrorCode::kNone) {
+          p.error_code = kafka::Code(result.value().error);
+          p.error_message = result.value().error_message;
+        } else if (result.ok() && result.value().duplicate) {
+          // Acknowledged like the original, and only once the original is durable.
+          broker.metrics().DuplicateBatch();
+          p.base_offset = result.value().first_offset;
+          if (append_time) p.log_append_time_ms = result.value().max_timestamp;
+          p.log_start_offset = log->log_start_offset();
+          appended.push_back(log);
+        } else if (result.ok()) {
+          if (append_time) p.log_append_time_ms = now;
           p.base_offset = result.value().first_offset;
           p.log_start_offset = log->log_start_offset();
           appended.push_back(log);

@@ -51,6 +51,8 @@ Status PartitionLog::Recover() {
       if (Status s = RemoveFile(dir_ + "/" + name); !s.ok()) return s;
     } else if (std::optional<std::int64_t> base = SegmentBaseFromName(name)) {
       bases.push_back(*base);
+    } else {
+      snapshots_.Adopt(name);
     }
   }
   std::sort(bases.begin(), bases.end());
@@ -103,6 +105,7 @@ Status PartitionLog::Recover() {
   next_offset_ = active().next_offset();
   log_start_offset_ = std::min(
       std::max(segments_.begin()->first, persisted_start.value_or(0)), next_offset_);
+  if (Status s = LoadProducerState(now); !s.ok()) return s;
 
   // Whatever recovery kept or rebuilt is made durable, and the marker removed durably, before
   // anything new is appended: a crash from here on must trigger a full scan.
@@ -115,6 +118,41 @@ Status PartitionLog::Recover() {
   spdlog::info("{}: opened {} segment(s), offsets {}..{}, {} bytes{}", dir_, segments_.size(),
                log_start_offset_, next_offset_, size_bytes_, clean ? "" : " (full scan)");
   return Status::Ok();
+}
+
+Status PartitionLog::LoadProducerState(std::int64_t now_ms) {
+  // Every batch from the first segment's base on is still in the log, so a snapshot from there
+  // on plus the batches after it gives the whole state.
+  Result<std::optional<txn::ProducerStateTable::Snapshot>> loaded =
+      snapshots_.LoadNewest(segments_.begin()->first, next_offset_);
+  if (!loaded.ok()) return loaded.status();
+  std::int64_t from = segments_.begin()->first;
+  if (loaded.value()) {
+    from = loaded.value()->offset;
+    producers_ = std::move(loaded.value()->table);
+  }
+  std::int64_t replayed = 0;
+  for (const auto& [base, segment] : segments_) {
+    if (segment->next_offset() <= from) continue;
+    Status s = segment->ForEachHeader(from, [&](const kafka::RecordBatchHeader& h) {
+      producers_.Replay(h, now_ms);
+      ++replayed;
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+  }
+  if (!producers_.empty() || replayed > 0) {
+    spdlog::info("{}: {} producer(s) from {} and {} batch header(s) after it", dir_,
+                 producers_.size(), loaded.value() ? "a snapshot" : "nothing", replayed);
+  }
+  return Status::Ok();
+}
+
+void PartitionLog::SnapshotProducers() {
+  if (Status s = snapshots_.Write(next_offset_, producers_); !s.ok()) {
+    spdlog::warn("{}: producer snapshot at offset {} not written: {}", dir_, next_offset_,
+                 s.ToString());
+  }
 }
 
 void PartitionLog::SetConfig(const LogConfig& config) {
@@ -152,6 +190,26 @@ Result<AppendResult> PartitionLog::Append(std::string_view batches) {
     offsets_needed += std::int64_t{h.last_offset_delta} + 1;
   }
 
+  AppendResult result;
+  std::int64_t offset = next_offset_;
+  for (kafka::RecordBatchHeader& h : headers) {
+    h.base_offset = offset;
+    offset = h.last_offset() + 1;
+  }
+  txn::AppendCheck check = producers_.Check(headers);
+  if (check.outcome == txn::AppendCheck::Outcome::kDuplicate) {
+    result.first_offset = check.duplicate.first_offset;
+    result.last_offset = check.duplicate.last_offset;
+    result.max_timestamp = check.duplicate.max_timestamp;
+    result.duplicate = true;
+    return result;
+  }
+  if (check.outcome == txn::AppendCheck::Outcome::kRefused) {
+    result.error = check.error;
+    result.error_message = std::move(check.message);
+    return result;
+  }
+
   const std::int64_t now = clock_();
   const Segment& current = active();
   const std::int64_t segment_limit =
@@ -167,14 +225,10 @@ Result<AppendResult> PartitionLog::Append(std::string_view batches) {
   }
 
   std::string stamped(batches);
-  AppendResult result;
   result.first_offset = next_offset_;
-  std::int64_t offset = next_offset_;
   std::size_t position = 0;
-  for (kafka::RecordBatchHeader& h : headers) {
-    kafka::StampBaseOffset(stamped.data() + position, offset);
-    h.base_offset = offset;
-    offset = h.last_offset() + 1;
+  for (const kafka::RecordBatchHeader& h : headers) {
+    kafka::StampBaseOffset(stamped.data() + position, h.base_offset);
     position += static_cast<std::size_t>(h.size_in_bytes());
     result.max_timestamp = std::max(result.max_timestamp, h.max_timestamp);
   }
@@ -183,6 +237,7 @@ Result<AppendResult> PartitionLog::Append(std::string_view batches) {
     spdlog::error("{}: append failed, refusing further appends: {}", dir_, s.ToString());
     return s;
   }
+  producers_.Apply(std::move(check.updated), now);
   next_offset_ = offset;
   size_bytes_ += static_cast<std::int64_t>(stamped.size());
   result.last_offset = offset - 1;
@@ -197,6 +252,7 @@ Status PartitionLog::Roll() {
   directory_dirty_ = true;
   spdlog::info("{}: rolled to a new segment at offset {}", dir_, next_offset_);
   segments_.emplace(next_offset_, std::move(segment.value()));
+  SnapshotProducers();
   return Status::Ok();
 }
 
@@ -377,6 +433,11 @@ Status PartitionLog::RemoveOldestSegment(std::string_view reason) {
   size_bytes_ -= segment->size();
   log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
   directory_dirty_ = true;
+  // The producers of the removed batches stay known (as in Kafka, until they expire); only the
+  // snapshots that the log no longer continues go.
+  if (Status s = snapshots_.RemoveBelow(segments_.begin()->first); !s.ok()) {
+    spdlog::warn("{}: removing old producer snapshots: {}", dir_, s.ToString());
+  }
   spdlog::info("{}: deleting segment {} (offsets {}..{}): {}", dir_, segment->base_offset(),
                segment->base_offset(), segment->next_offset() - 1, reason);
   pending_deletions_.push_back({clock_(), std::move(segment)});
@@ -394,12 +455,23 @@ Status PartitionLog::Close() {
   for (const auto& [base, segment] : segments_) {
     if (Status s = segment->SyncAll(); !s.ok()) return s;
   }
+  SnapshotProducers();
   if (Status s = WriteFileDurably(dir_, std::string(kCleanShutdownFile), ""); !s.ok()) return s;
   durable_end_offset_ = next_offset_;
   segments_.clear();
   unsynced_.clear();
   pending_deletions_.clear();
   return Status::Ok();
+}
+
+std::size_t PartitionLog::ExpireProducers(std::int64_t now_ms, std::int64_t expiration_ms) {
+  std::lock_guard lock(mu_);
+  return producers_.RemoveExpired(now_ms, expiration_ms);
+}
+
+txn::ProducerStateTable PartitionLog::producer_state() const {
+  std::lock_guard lock(mu_);
+  return producers_;
 }
 
 Status PartitionLog::Delete() {

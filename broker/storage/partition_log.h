@@ -6,6 +6,12 @@
 // sendfile; retention and DeleteRecords remove whole segments from the front; Compact keeps
 // the latest record per key (compactor.h).
 //
+// Each log also keeps the partition's idempotent-producer state (txn/producer_state.h): Append
+// checks a client's batches against it and writes them in one step under the log's mutex, so
+// concurrent producers cannot slip between the check and the write. The state is saved as a
+// snapshot at every roll and on Close (producer_snapshots.h) and rebuilt on Open from the newest
+// usable snapshot plus the batch headers after it.
+//
 // Thread-safe: one internal mutex guards the segment list and counters. Expected callers are a
 // network thread (Append, Read, lookups), a flusher thread (Sync, which does not hold the
 // mutex while it waits on the disk) and a background thread (ApplyRetention, Compact; a
@@ -26,7 +32,9 @@
 #include <vector>
 
 #include "broker/storage/log_config.h"
+#include "broker/storage/producer_snapshots.h"
 #include "broker/storage/segment.h"
+#include "broker/txn/producer_state.h"
 #include "common/result.h"
 #include "common/status.h"
 #include "kafka/wire.h"
@@ -37,6 +45,13 @@ struct AppendResult {
   std::int64_t first_offset = -1;   // base offset given to the first batch
   std::int64_t last_offset = -1;    // last offset of the last batch
   std::int64_t max_timestamp = -1;  // largest batch max timestamp among the appended batches
+  // An idempotent producer's retry of a batch already in the log: nothing was written, and the
+  // fields above describe the batch as it was first appended (Kafka acknowledges it so).
+  bool duplicate = false;
+  // Set when the producer-state rules refused the batches (nothing was written):
+  // INVALID_PRODUCER_EPOCH or OUT_OF_ORDER_SEQUENCE_NUMBER, explained in `error_message`.
+  kafka::ErrorCode error = kafka::ErrorCode::kNone;
+  std::string error_message;
 };
 
 struct ReadResult {
@@ -54,7 +69,9 @@ class PartitionLog {
   // clean-shutdown marker only the last segment is scanned, otherwise every segment is.
   // A torn tail of the last segment is truncated with a warning. An invalid batch anywhere else
   // (or followed by valid data) fails with Corruption naming the file and byte position: the
-  // partition must not be served. Missing or inconsistent indexes are rebuilt.
+  // partition must not be served. Missing or inconsistent indexes are rebuilt. Producer state
+  // comes from the newest usable snapshot and the batch headers after it; an unusable or
+  // corrupt snapshot is deleted with a warning and an older one (or the log start) used.
   static Result<std::unique_ptr<PartitionLog>> Open(const std::string& dir, const LogConfig& config,
                                                     Clock clock = SystemClockMs);
   ~PartitionLog();
@@ -68,6 +85,9 @@ class PartitionLog {
   // Appends one or more complete batches (validated by the caller), giving them consecutive
   // offsets from log_end_offset(); the caller's bytes are copied, not modified. Rolls to a new
   // segment first when the active one would pass segment_bytes or is older than segment_ms.
+  // Batches with a producer id are first checked against the producer state as a client's
+  // (see txn::ProducerStateTable::Check): a retry is answered with `duplicate` and a refusal
+  // with `error`, and neither writes anything.
   // No fsync: see Sync. Fails with TooLarge when a batch exceeds max_message_bytes,
   // InvalidArgument/Corruption when the bytes are not whole batches, IoError on a write error.
   Result<AppendResult> Append(std::string_view batches);
@@ -119,7 +139,14 @@ class PartitionLog {
   // installing a segment the log refuses appends until reopened.
   Status Compact(std::int64_t now_ms);
 
-  // Syncs everything and writes the clean-shutdown marker. Later calls fail with Unavailable.
+  // Forgets the producers that have not appended for `expiration_ms` (Kafka's
+  // producer.id.expiration.ms); returns how many.
+  std::size_t ExpireProducers(std::int64_t now_ms, std::int64_t expiration_ms);
+  // A copy of the producer state, for inspection.
+  txn::ProducerStateTable producer_state() const;
+
+  // Syncs everything, writes a producer snapshot at the log end and the clean-shutdown marker.
+  // Later calls fail with Unavailable.
   Status Close();
   // Removes the partition directory (DeleteTopics). Later calls fail with Unavailable.
   Status Delete();
@@ -134,8 +161,12 @@ class PartitionLog {
       : dir_(std::move(dir)), config_(config), clock_(std::move(clock)) {}
 
   Status Recover();
+  Status LoadProducerState(std::int64_t now_ms);
   Status CheckUsable() const;                 // REQUIRES: mu_ held
   Status Roll();                              // REQUIRES: mu_ held
+  // Saves the producer state as of the log end; a failure only costs replay time at the next
+  // Open, so it is logged, not returned.
+  void SnapshotProducers();                   // REQUIRES: mu_ held
   Status RemoveOldestSegment(std::string_view reason);  // REQUIRES: mu_ held
   static bool WhollyBelowStart(const Segment& segment, std::int64_t start);
   Segment& active() const { return *segments_.rbegin()->second; }
@@ -156,6 +187,8 @@ class PartitionLog {
   std::vector<std::shared_ptr<Segment>> unsynced_;  // rolled since the last Sync
   bool directory_dirty_ = false;  // segment files created or renamed since the last Sync
   std::vector<PendingDeletion> pending_deletions_;
+  txn::ProducerStateTable producers_;
+  ProducerSnapshots snapshots_{dir_};
   bool closed_ = false;
   bool failed_ = false;  // a write or fsync failed; appends are refused
 

@@ -354,6 +354,22 @@ Status Segment::ForEachBatch(
   }
 }
 
+Status Segment::ForEachHeader(
+    std::int64_t from_offset,
+    const std::function<Status(const RecordBatchHeader&)>& fn) const {
+  const std::int64_t start =
+      offset_index_->Lookup(std::max<std::int64_t>(0, from_offset - base_offset_));
+  BatchCursor cursor(*log_, start, size_, /*validate=*/false);
+  RecordBatchHeader h;
+  for (;;) {
+    Result<bool> next = cursor.Next(&h);
+    if (!next.ok()) return next.status();
+    if (!next.value()) return Status::Ok();
+    if (h.base_offset < from_offset) continue;
+    if (Status s = fn(h); !s.ok()) return s;
+  }
+}
+
 Status Segment::SyncLog() { return log_->DataSync(); }
 
 Status Segment::Seal() {

@@ -90,6 +90,11 @@ class Segment {
   // longer appended to; then any thread may call it, without the PartitionLog's mutex.
   Status ForEachBatch(
       const std::function<Status(const kafka::RecordBatchHeader&, std::string_view)>& fn) const;
+  // Calls `fn` with the header of each batch whose base offset is at least `from_offset`, front
+  // to back, reading little more than the headers; stops at the first error `fn` returns. Only
+  // the header and framing are checked. Recovery uses it to rebuild producer state.
+  Status ForEachHeader(std::int64_t from_offset,
+                       const std::function<Status(const kafka::RecordBatchHeader&)>& fn) const;
 
   Status SyncLog();                 // fdatasync of the .log; any thread
   Status Seal();                    // writes the final time-index entry

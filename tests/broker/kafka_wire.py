@@ -3,8 +3,10 @@ reaches tern-broker (malformed frames, corrupted CRCs, a Fetch that must long-po
 error codes that clients hide behind retries.
 
 Only non-flexible versions are used (request header v1, response header v0): Produce v3,
-Fetch v4, ListOffsets v1, Metadata v1, ApiVersions v0. Record batches are magic 2,
-uncompressed, CRC-32C as Kafka computes it.
+Fetch v4, ListOffsets v1, Metadata v1, ApiVersions v0, InitProducerId v0-1 — except
+init_producer_id(), which speaks every InitProducerId version, flexible ones included. Record
+batches are magic 2, uncompressed, CRC-32C as Kafka computes it; idempotent producers' batches
+carry a producer id, epoch and base sequence.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from kafka.record import MemoryRecords
 from kafka.record.util import calc_crc32c
 
-PRODUCE, FETCH, LIST_OFFSETS, METADATA, API_VERSIONS = 0, 1, 2, 3, 18
+PRODUCE, FETCH, LIST_OFFSETS, METADATA, API_VERSIONS, INIT_PRODUCER_ID = 0, 1, 2, 3, 18, 22
 
 # Kafka error codes the tests look for (apache/kafka Errors.java).
 NONE = 0
@@ -24,7 +26,11 @@ OFFSET_OUT_OF_RANGE = 1
 CORRUPT_MESSAGE = 2
 UNKNOWN_TOPIC_OR_PARTITION = 3
 UNSUPPORTED_VERSION = 35
+INVALID_REQUEST = 42
+OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+INVALID_PRODUCER_EPOCH = 47
 KAFKA_STORAGE_ERROR = 56
+INVALID_RECORD = 87
 
 
 def string(s: str | None) -> bytes:
@@ -56,8 +62,10 @@ def varint(n: int) -> bytes:
 
 
 def record_batch(values: list[tuple[bytes | None, bytes | None]], timestamp: int = 1_700_000_000_000,
-                 base_offset: int = 0) -> bytes:
-    """A magic-2 uncompressed batch of (key, value) records, all with `timestamp`."""
+                 base_offset: int = 0, producer_id: int = -1, producer_epoch: int = -1,
+                 base_sequence: int = -1) -> bytes:
+    """A magic-2 uncompressed batch of (key, value) records, all with `timestamp`; an idempotent
+    producer's when `producer_id` is not -1."""
     records = b""
     for delta, (key, value) in enumerate(values):
         body = (b"\x00" + varint(0) + varint(delta)
@@ -65,8 +73,8 @@ def record_batch(values: list[tuple[bytes | None, bytes | None]], timestamp: int
                 + (varint(-1) if value is None else varint(len(value)) + value)
                 + varint(0))
         records += varint(len(body)) + body
-    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, timestamp, timestamp, -1, -1, -1,
-                            len(values)) + records
+    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, timestamp, timestamp, producer_id,
+                            producer_epoch, base_sequence, len(values)) + records
     crc = calc_crc32c(after_crc)
     batch_length = 4 + 1 + 4 + len(after_crc)  # leader epoch, magic, crc, the rest
     return struct.pack(">qiibI", base_offset, batch_length, 0, 2, crc) + after_crc
@@ -103,6 +111,42 @@ def metadata_body(topics: list[str] | None) -> bytes:
     if topics is None:
         return struct.pack(">i", -1)
     return array([string(t) for t in topics])
+
+
+def init_producer_id_body(version: int, transactional_id: str | None = None,
+                          producer_id: int = -1, producer_epoch: int = -1,
+                          timeout_ms: int = 60000) -> bytes:
+    """InitProducerId v0-5; from v2 the body is flexible (compact string, tagged fields)."""
+    if version < 2:
+        return string(transactional_id) + struct.pack(">i", timeout_ms)
+    if transactional_id is None:
+        body = bytes([0])
+    else:
+        b = transactional_id.encode()
+        body = bytes([len(b) + 1]) + b  # short ids only: one-byte unsigned varint
+    body += struct.pack(">i", timeout_ms)
+    if version >= 3:
+        body += struct.pack(">qh", producer_id, producer_epoch)
+    return body + b"\x00"
+
+
+def init_producer_id(conn: "Connection", version: int = 1, **kwargs) -> tuple[int, int, int]:
+    """Sends InitProducerId at `version` and returns (error, producer id, epoch)."""
+    body = init_producer_id_body(version, **kwargs)
+    if version < 2:
+        answer = conn.request(INIT_PRODUCER_ID, version, body)
+    else:
+        # Request header v2 (client id, then no tags); response header v1 (a tags byte).
+        cid = conn.next_id
+        conn.next_id += 1
+        payload = (struct.pack(">hhi", INIT_PRODUCER_ID, version, cid) + string("tern-tests")
+                   + b"\x00" + body)
+        conn.send_raw(struct.pack(">i", len(payload)) + payload)
+        answer = conn.receive(cid)
+        assert answer[0] == 0, "unexpected tagged fields in the response header"
+        answer = answer[1:]
+    _throttle, error, producer_id, epoch = struct.unpack_from(">ihqh", answer)
+    return error, producer_id, epoch
 
 
 def frame(api_key: int, version: int, correlation_id: int, body: bytes,

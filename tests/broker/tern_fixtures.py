@@ -54,9 +54,9 @@ def create_topic(bootstrap: str, name: str, partitions: int = 1,
 
 
 def producer(bootstrap: str, **conf) -> Producer:
-    """A confluent-kafka producer without idempotence (tern-broker has no InitProducerId yet)."""
-    settings = {"bootstrap.servers": bootstrap, "enable.idempotence": False, "acks": "all",
-                "linger.ms": 5}
+    """A confluent-kafka producer with acks=all and librdkafka's defaults otherwise (idempotence
+    off unless `enable_idempotence=True` is given)."""
+    settings = {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5}
     settings.update({k.replace("_", "."): v for k, v in conf.items()})
     return Producer(settings)
 
@@ -177,6 +177,9 @@ class BatchOnDisk:
     last_offset: int
     codec: int         # attributes & 7
     max_timestamp: int
+    producer_id: int = -1
+    producer_epoch: int = -1
+    base_sequence: int = -1
 
 
 def segment_files(data_dir: Path, topic: str, partition: int) -> list[Path]:
@@ -189,10 +192,12 @@ def batches_in(log_file: Path) -> list[BatchOnDisk]:
     out, pos = [], 0
     while pos + 61 <= len(data):
         base, length = struct.unpack_from(">qi", data, pos)
-        attributes, last_delta, _first_ts, max_ts = struct.unpack_from(">hiqq", data, pos + 21)
+        attributes, last_delta, _first_ts, max_ts, pid, epoch, sequence = struct.unpack_from(
+            ">hiqqqhi", data, pos + 21)
         size = 12 + length
         if pos + size > len(data):
             break
-        out.append(BatchOnDisk(pos, size, base, base + last_delta, attributes & 7, max_ts))
+        out.append(BatchOnDisk(pos, size, base, base + last_delta, attributes & 7, max_ts, pid,
+                               epoch, sequence))
         pos += size
     return out

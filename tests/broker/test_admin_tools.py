@@ -2,8 +2,6 @@
 tool) and confluent-kafka's AdminClient against tern-broker: topics grown, described, paged and
 deleted; topic configs altered (whole, incrementally, list append/subtract), described and
 felt by storage; broker configs described and refused; records deleted; the cluster described.
-
-Producers run without idempotence: tern-broker serves no InitProducerId yet.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 Java's console producer and consumer produce and read records with keys, headers and every
 codec, byte-exact, across clients; a bulk pass; Fetch long polling; ListOffsets.
 
-Consumers run in assign mode and producers without idempotence: tern-broker serves no consumer
-groups or InitProducerId yet.
+Consumers run in assign mode: tern-broker serves no consumer groups yet. Producers run with
+each client's default idempotence setting (on for kafka-python and Java, off for librdkafka);
+test_idempotence.py covers idempotence itself.
 """
 
 from __future__ import annotations
@@ -100,7 +101,6 @@ def test_kafka_python_round_trip(tern_module, codec):
                    tuple(h for h in r.headers if h[1] is not None), r.timestamp)
                for r in binary_records(2, 300, "kp" + codec)]
     p = KafkaProducer(bootstrap_servers=tern_module.bootstrap, acks="all", linger_ms=20,
-                      enable_idempotence=False,
                       compression_type=None if codec == "none" else codec)
     try:
         futures = [p.send(topic, key=r.key, value=r.value, partition=r.partition,
@@ -143,7 +143,6 @@ def write_group(bootstrap: str, topic: str, client: str, codec: str, ts: int) ->
                                for i, (k, v) in enumerate(pairs)])
     elif client == "kafka-python":
         p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=50,
-                          enable_idempotence=False,
                           compression_type=None if codec == "none" else codec)
         try:
             futures = [p.send(topic, partition=0, key=k.encode(), value=v.encode(),
@@ -165,7 +164,6 @@ def write_group(bootstrap: str, topic: str, client: str, codec: str, ts: int) ->
     elif client == "java":
         java_tool("kafka-console-producer", "--bootstrap-server", bootstrap, "--topic", topic,
                   "--compression-codec", codec, "--sync",
-                  "--command-property", "enable.idempotence=false",
                   "--command-property", "acks=all",
                   "--reader-property", "parse.key=true", "--reader-property", "parse.headers=true",
                   input="".join(",".join(f"{hk}:{hv}" for hk, hv in headers) + f"\t{k}\t{v}\n"

@@ -1,0 +1,329 @@
+#include "broker/group/offset_store.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <asio/use_awaitable.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "broker/cluster/topic_config.h"
+#include "kafka/compression.h"
+#include "kafka/record_batch.h"
+#include "kafka/record_batch_builder.h"
+#include "kafka/records.h"
+
+namespace tern::broker::group {
+namespace {
+
+constexpr std::int32_t kReadChunkBytes = 4 * 1024 * 1024;
+constexpr std::size_t kMaxDecompressedBytes = 256 * 1024 * 1024;
+// A record's bytes beyond its key and value (length, attributes, deltas, header count).
+constexpr std::size_t kRecordOverhead = 32;
+
+Status ReadRange(const kafka::FileRange& range, std::string* out) {
+  const std::size_t start = out->size();
+  out->resize(start + static_cast<std::size_t>(range.length));
+  std::size_t done = 0;
+  while (done < static_cast<std::size_t>(range.length)) {
+    const ssize_t n = ::pread(range.fd, out->data() + start + done,
+                              static_cast<std::size_t>(range.length) - done,
+                              range.position + static_cast<std::int64_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return Status::IoError(std::string("reading __consumer_offsets: ") + std::strerror(errno));
+    }
+    if (n == 0) return Status::IoError("reading __consumer_offsets: unexpected end of file");
+    done += static_cast<std::size_t>(n);
+  }
+  return Status::Ok();
+}
+
+// `records` as uncompressed batches, each within `max_batch_bytes` where possible (a single
+// record larger than that gets a batch of its own, which the append then refuses).
+std::string BuildBatches(const std::vector<kafka::RecordToBuild>& records,
+                         std::int32_t max_batch_bytes) {
+  const std::size_t budget =
+      static_cast<std::size_t>(std::max<std::int32_t>(max_batch_bytes, 1024)) -
+      kafka::kRecordBatchHeaderSize - 64;
+  std::string out;
+  std::vector<kafka::RecordToBuild> batch;
+  std::size_t size = 0;
+  for (const auto& r : records) {
+    const std::size_t bytes =
+        r.key.value_or("").size() + r.value.value_or("").size() + kRecordOverhead;
+    if (!batch.empty() && size + bytes > budget) {
+      out += kafka::BuildRecordBatch(batch);
+      batch.clear();
+      size = 0;
+    }
+    batch.push_back(r);
+    size += bytes;
+  }
+  if (!batch.empty()) out += kafka::BuildRecordBatch(batch);
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(Topics& topics, GroupCommit& group_commit,
+                                                       const OffsetStoreOptions& options) {
+  const Topic* topic = topics.Find(kOffsetsTopic);
+  if (topic == nullptr) {
+    const TopicConfigs configs = {{"cleanup.policy", "compact"},
+                                  {"segment.bytes", std::to_string(kSegmentBytes)}};
+    auto created = topics.Create(kOffsetsTopic, options.partitions, configs);
+    if (!created.ok()) {
+      return Status::IoError("cannot create " + std::string(kOffsetsTopic) + ": " +
+                             created.status().ToString());
+    }
+    topic = created.value();
+  } else if (!IsCompacted(topics.defaults(), topic->configs)) {
+    spdlog::warn("{} does not have cleanup.policy=compact: old commits are never cleaned",
+                 kOffsetsTopic);
+  }
+  if (static_cast<std::int32_t>(topic->partitions.size()) != options.partitions) {
+    spdlog::info("{} has {} partitions (not the configured {}); keeping them, as every group's "
+                 "partition depends on the count",
+                 kOffsetsTopic, topic->partitions.size(), options.partitions);
+  }
+
+  std::vector<std::shared_ptr<storage::PartitionLog>> logs;
+  for (const auto& p : topic->partitions) logs.push_back(p.log);
+  std::unique_ptr<OffsetStore> store(
+      new OffsetStore(group_commit, options, std::move(logs)));
+  const auto started = std::chrono::steady_clock::now();
+  for (std::int32_t i = 0; i < store->partitions(); ++i) {
+    if (store->logs_[static_cast<std::size_t>(i)] == nullptr) {
+      spdlog::error("{}-{} is offline: the groups it holds are unavailable", kOffsetsTopic, i);
+      continue;
+    }
+    if (Status s = store->Load(i); !s.ok()) {
+      spdlog::error("{}-{} cannot be loaded, the groups it holds are unavailable: {}",
+                    kOffsetsTopic, i, s.ToString());
+      store->unavailable_.insert(i);
+    }
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  spdlog::info("loaded {} committed offsets of {} groups from {} ({} partitions) in {} ms",
+               store->offset_count(), store->groups_.size(), kOffsetsTopic, store->partitions(),
+               elapsed.count());
+  return store;
+}
+
+Status OffsetStore::Load(std::int32_t partition) {
+  storage::PartitionLog& log = *logs_[static_cast<std::size_t>(partition)];
+  std::int64_t offset = log.log_start_offset();
+  const std::int64_t end = log.log_end_offset();
+  std::size_t skipped = 0;
+  while (offset < end) {
+    auto read = log.Read(offset, kReadChunkBytes, true, end);
+    if (!read.ok()) return read.status();
+    if (read.value().ranges.empty() || read.value().next_offset <= offset) break;
+    std::string bytes;
+    for (const auto& range : read.value().ranges) {
+      if (Status s = ReadRange(range, &bytes); !s.ok()) return s;
+    }
+    auto headers = kafka::ValidateRecordBatches(bytes);
+    if (!headers.ok()) return headers.status();
+    std::size_t pos = 0;
+    for (const auto& h : headers.value()) {
+      std::string_view batch = std::string_view(bytes).substr(pos, h.size_in_bytes());
+      pos += static_cast<std::size_t>(h.size_in_bytes());
+      // Control batches carry transaction markers; transactional offset commits are not
+      // written by this broker yet, so none can be resolved.
+      if (h.is_control() || h.is_transactional()) {
+        skipped += static_cast<std::size_t>(h.records_count);
+        continue;
+      }
+      std::string_view records = batch.substr(kafka::kRecordBatchHeaderSize);
+      std::string decompressed;
+      if (h.codec() != 0) {
+        auto d = kafka::Decompress(static_cast<kafka::Codec>(h.codec()), records,
+                                   kMaxDecompressedBytes);
+        if (!d.ok()) return d.status();
+        decompressed = std::move(d).value();
+        records = decompressed;
+      }
+      std::vector<kafka::Record> decoded;
+      if (Status s = kafka::DecodeRecords(records, h.records_count, &decoded); !s.ok()) return s;
+      for (const auto& record : decoded) {
+        if (!record.key.has_value()) {
+          ++skipped;
+          continue;
+        }
+        auto key = DecodeOffsetsRecordKey(*record.key);
+        if (!key.ok()) {
+          ++skipped;
+          continue;
+        }
+        // Group metadata (key version 2) belongs to group membership, which is not kept yet;
+        // a deleted group's offsets have tombstones of their own.
+        if (key.value().type != OffsetsRecordKey::Type::kOffsetCommit) continue;
+        OffsetChange change{key.value().topic, key.value().partition, std::nullopt};
+        if (record.value.has_value()) {
+          auto value = DecodeOffsetCommitValue(*record.value);
+          if (!value.ok()) {
+            spdlog::warn("{}-{} offset {}: skipping a record: {}", kOffsetsTopic, partition,
+                         h.base_offset + record.offset_delta, value.status().ToString());
+            ++skipped;
+            continue;
+          }
+          change.value = std::move(value).value();
+        }
+        Apply(key.value().group, change);
+      }
+    }
+    offset = read.value().next_offset;
+  }
+  if (skipped > 0) {
+    spdlog::warn("{}-{}: {} records skipped while loading (no key, not decodable, or "
+                 "transactional)",
+                 kOffsetsTopic, partition, skipped);
+  }
+  return Status::Ok();
+}
+
+std::int32_t OffsetStore::PartitionFor(std::string_view group) const {
+  return PartitionForGroup(group, partitions());
+}
+
+bool OffsetStore::Available(std::string_view group) const {
+  const std::int32_t p = PartitionFor(group);
+  return logs_[static_cast<std::size_t>(p)] != nullptr && unavailable_.count(p) == 0;
+}
+
+bool OffsetStore::AllAvailable() const {
+  if (!unavailable_.empty()) return false;
+  for (const auto& log : logs_) {
+    if (log == nullptr) return false;
+  }
+  return true;
+}
+
+const GroupOffsets* OffsetStore::Find(const std::string& group) const {
+  auto it = groups_.find(group);
+  return it == groups_.end() ? nullptr : &it->second;
+}
+
+const OffsetCommitValue* OffsetStore::Find(const std::string& group, const std::string& topic,
+                                           std::int32_t partition) const {
+  const GroupOffsets* g = Find(group);
+  if (g == nullptr) return nullptr;
+  auto t = g->find(topic);
+  if (t == g->end()) return nullptr;
+  auto p = t->second.find(partition);
+  return p == t->second.end() ? nullptr : &p->second;
+}
+
+std::size_t OffsetStore::offset_count() const {
+  std::size_t n = 0;
+  for (const auto& [group, topics] : groups_) {
+    for (const auto& [topic, partitions] : topics) n += partitions.size();
+  }
+  return n;
+}
+
+std::vector<std::pair<std::string, std::int32_t>> OffsetStore::PendingKeys(
+    const std::string& group) const {
+  std::vector<std::pair<std::string, std::int32_t>> out;
+  for (const auto& write : pending_[static_cast<std::size_t>(PartitionFor(group))]) {
+    if (write.group != group) continue;
+    for (const auto& c : write.changes) out.emplace_back(c.topic, c.partition);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::pair<std::string, std::int32_t>>>
+OffsetStore::PendingKeysOfPartition(std::int32_t partition) const {
+  std::vector<std::pair<std::string, std::pair<std::string, std::int32_t>>> out;
+  for (const auto& write : pending_[static_cast<std::size_t>(partition)]) {
+    for (const auto& c : write.changes) out.push_back({write.group, {c.topic, c.partition}});
+  }
+  return out;
+}
+
+void OffsetStore::Apply(const std::string& group, const OffsetChange& change) {
+  if (change.value.has_value()) {
+    groups_[group][change.topic][change.partition] = *change.value;
+    return;
+  }
+  auto g = groups_.find(group);
+  if (g == groups_.end()) return;
+  auto t = g->second.find(change.topic);
+  if (t == g->second.end()) return;
+  t->second.erase(change.partition);
+  if (t->second.empty()) g->second.erase(t);
+  if (g->second.empty()) groups_.erase(g);
+}
+
+void OffsetStore::ApplyUpTo(std::int32_t partition, std::int64_t durable_end) {
+  auto& queue = pending_[static_cast<std::size_t>(partition)];
+  bool applied = false;
+  while (!queue.empty() && queue.front().end_offset <= durable_end) {
+    for (const auto& change : queue.front().changes) Apply(queue.front().group, change);
+    queue.pop_front();
+    applied = true;
+  }
+  if (applied && notifier_ != nullptr) notifier_->Notify({kOffsetsTopic, partition});
+}
+
+void OffsetStore::DropPendingPast(std::int32_t partition, std::int64_t durable_end) {
+  ApplyUpTo(partition, durable_end);
+  pending_[static_cast<std::size_t>(partition)].clear();
+}
+
+asio::awaitable<Status> OffsetStore::Write(std::string group, std::vector<OffsetChange> changes,
+                                           bool group_tombstone) {
+  const std::int32_t partition = PartitionFor(group);
+  std::shared_ptr<storage::PartitionLog> log = logs_[static_cast<std::size_t>(partition)];
+  if (!Available(group)) {
+    co_return Status::Unavailable(std::string(kOffsetsTopic) + "-" + std::to_string(partition) +
+                                  " is offline");
+  }
+  if (changes.empty() && !group_tombstone) co_return Status::Ok();
+
+  const std::int64_t now = storage::SystemClockMs();
+  std::vector<kafka::RecordToBuild> records;
+  records.reserve(changes.size() + 1);
+  for (const auto& c : changes) {
+    kafka::RecordToBuild r;
+    r.key = EncodeOffsetCommitKey(group, c.topic, c.partition);
+    if (c.value.has_value()) r.value = EncodeOffsetCommitValue(*c.value);
+    r.timestamp = now;
+    records.push_back(std::move(r));
+  }
+  if (group_tombstone) {
+    kafka::RecordToBuild r;
+    r.key = EncodeGroupMetadataKey(group);
+    r.timestamp = now;
+    records.push_back(std::move(r));
+  }
+  auto appended = log->Append(BuildBatches(records, log->config().max_message_bytes));
+  if (!appended.ok()) co_return appended.status();
+  if (appended.value().error != kafka::ErrorCode::kNone) {
+    co_return Status::Internal(appended.value().error_message);
+  }
+  const std::int64_t end = appended.value().last_offset + 1;
+  pending_[static_cast<std::size_t>(partition)].push_back(
+      PendingWrite{end, std::move(group), std::move(changes)});
+  if (!wait_for_fsync_) {
+    ApplyUpTo(partition, end);
+    co_return Status::Ok();
+  }
+  std::vector<std::shared_ptr<storage::PartitionLog>> to_sync;
+  to_sync.push_back(log);
+  const Status durable =
+      co_await group_commit_.WaitDurable(std::move(to_sync), asio::use_awaitable);
+  if (!durable.ok()) {
+    DropPendingPast(partition, log->durable_end_offset());
+    co_return durable;
+  }
+  ApplyUpTo(partition, log->durable_end_offset());
+  co_return Status::Ok();
+}
+
+}  // namespace tern::broker::group
