@@ -258,11 +258,15 @@ def run_one(env: Env, scenario: str, variant: str, records: int,
             res["records_per_s"] = (done["n"] - zero["n"]) / window
             res["mib_per_s"] = res["records_per_s"] * RECORD_SIZE / 2**20
             res["cpu_s_copying"] = sampler.cpu_total - zero["cpu"]
-            if wan:
+            # Only open connections are counted: a pipe that has ended (kcat -e) has none.
+            if wan and done["wire"] > zero["wire"]:
                 res["wire_bytes_per_s"] = (done["wire"] - zero["wire"]) / window
         log(f"  {scenario:5} {variant:8} throughput {summary_tput(res)}")
         if rep.running():
-            hist0 = rep.latency_buckets() if isinstance(rep, rs.Tern) else {}
+            hist0 = {}
+            if isinstance(rep, rs.Tern):
+                time.sleep(1)  # delivery reports of the throughput phase are observed first
+                hist0 = rep.latency_buckets()
             lr = rs.run_latency(env.source.bootstrap, env.target.bootstrap, lat,
                                 rep.target_topic(lat), args.rate, latency_seconds,
                                 args.warmup_seconds, rep.workdir, ISOLATIONS)
@@ -523,6 +527,9 @@ def report(args, env: Env, res: dict, loads: list[str], started, seconds: float,
             "target is polled every 0.1 s. records/s is N divided by the time from the last "
             "poll that saw no record to the poll that saw all N (the copying time, at most one "
             "poll too long; start-up left out: JVM, metadata, topic creation, transactions; "
+            "wire ÷ link: bytes the proxy delivered over the replicator's open connections "
+            "(tcp_info from ss) in that time, so none for the kcat pipe, whose connection has "
+            "closed by then; "
             "on the wan path the time starts instead at the last poll before 256 KiB had "
             "crossed the proxy, if that came first, since a replicator may fetch before it "
             "writes); "

@@ -54,10 +54,17 @@ def start_clusters(workdir: Path, wan_address: str | None) -> tuple[KafkaPeer, K
             errors.append(e)
 
     threads = [threading.Thread(target=run, args=(p,)) for p in (source, target)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    except BaseException:  # SIGTERM (SystemExit) while they start: leave nothing behind
+        for t in threads:
+            t.join()
+        source.stop()
+        target.stop()
+        raise
     if errors:
         source.stop()
         target.stop()

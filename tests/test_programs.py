@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -106,3 +108,16 @@ def test_broker_creates_its_data_dir_listens_and_stops_on_sigterm(tmp_path, bin_
         assert broker.proc.wait(timeout=20) == 0
     finally:
         broker.stop()
+
+
+def test_two_region_demo_replicates_every_record(tmp_path):
+    """The main job (scripts/demo without set-up): two tern-brokers, tern-replicator, a
+    producer and a reader; run for a while, every produced record reaches the other region."""
+    base = free_port()
+    result = subprocess.run(
+        [sys.executable, paths.ROOT / "scripts" / "demo_regions.py", "--seconds", "15",
+         "--base-port", str(base), "--workdir", tmp_path / "demo"],
+        capture_output=True, text=True, timeout=180,
+        env={**os.environ, "TERN_BUILD": str(paths.BUILD)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "read in eu-west" in result.stdout
