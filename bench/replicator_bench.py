@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import signal
 import subprocess
 import sys
@@ -491,7 +492,7 @@ def headline(args, res: dict) -> list[str]:
 
 def report(args, env: Env, res: dict, loads: list[str], started, seconds: float,
            preload_s: dict) -> str:
-    cmd = "~/.cache/tern/venv/bin/python bench/replicator_bench.py " + " ".join(sys.argv[1:])
+    cmd = "~/.cache/tern/venv/bin/python bench/replicator_bench.py " + shlex.join(sys.argv[1:])
     if os.environ.get("TERN_BUILD"):
         cmd = f"TERN_BUILD={os.environ['TERN_BUILD']} " + cmd
     out = [f"# tern-replicator vs MirrorMaker 2 vs kcat pipe — {started:%Y-%m-%d %H:%M}", "",
@@ -552,6 +553,10 @@ def report(args, env: Env, res: dict, loads: list[str], started, seconds: float,
             "are written. For the other replicators the two levels see the same records. "
             "'source ack' is the producer's own produce-to-acknowledgement time on the source "
             "cluster: the part of the latency that is not replication.",
+            "- order: the replicators run in the order listed. On a shared machine the latency "
+            "phases that come first after the preload have often met a slower source cluster "
+            "(the 'source ack' column shows it): before reading a loopback latency ratio, "
+            "compare the source ack times, or repeat with the order reversed (--variants).",
             "- memory: VmHWM of the replicator's processes when it stopped (kcat pipe: the sum "
             "over its kcat processes, two per topic); sampled RSS is the largest sum of VmRSS "
             "seen every 0.25 s.", ""]
