@@ -114,7 +114,8 @@ TEST_F(ProducerStateLogTest, CrashRebuildsTheStateFromTheLog) {
   Crash(std::move(log));
   EXPECT_TRUE(Snapshots().empty());
   log = Open();
-  const txn::ProducerEntry* entry = log->producer_state().Find(kProducer);
+  const txn::ProducerStateTable state = log->producer_state();  // a copy: keep it alive
+  const txn::ProducerEntry* entry = state.Find(kProducer);
   ASSERT_NE(entry, nullptr);
   EXPECT_EQ(entry->last_sequence(), 39);
   for (std::int32_t s = 15; s < 40; s += 5) {
