@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/wall_clock.h"
 #include "replicator/map_rebuild.h"
 #include "replicator/mm2_records.h"
 
@@ -14,12 +15,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kTimeout{30000};
+// How long start-up waits for the progress group's offsets to become stable.
+constexpr std::chrono::milliseconds kStableProgressWait{15000};
 
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Status ErrorStatus(rd_kafka_error_t* error, const std::string& what) {
   KafkaError owned(error);
@@ -61,6 +59,7 @@ struct CopyLoop::Flow {
   // The source partition was re-created or truncated: forget its map at the next commit.
   bool reset = false;
   std::int64_t last_timestamp_ms = -1;
+  ErrorNote last_error;
 };
 
 struct CopyLoop::Impl {
@@ -74,6 +73,7 @@ struct CopyLoop::Impl {
   rd_kafka_consumer_group_metadata_t* group_metadata = nullptr;
   std::map<std::pair<std::string, std::int32_t>, Flow> flows;
   std::uint64_t topics_version = 0;
+  std::uint64_t paused_version_seen = 0;
   bool in_transaction = false;
   Status delivery_error = Status::Ok();
   std::string offset_syncs_topic;
@@ -127,6 +127,7 @@ struct CopyLoop::Impl {
         delivery_error = KafkaStatus(
             dr->err, "delivering " + PartitionName(flow->target_topic, flow->source.partition) +
                          " (source offset " + std::to_string(source->offset) + ")");
+        flow->last_error = {delivery_error.message(), WallClockMs()};
       }
       return;
     }
@@ -144,7 +145,7 @@ struct CopyLoop::Impl {
     const std::int64_t ts = rd_kafka_message_timestamp(source, &ts_type);
     if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts > 0) {
       flow->last_timestamp_ms = ts;
-      self.stats_.latency.Observe(static_cast<double>(std::max<std::int64_t>(NowMs() - ts, 0)) /
+      self.stats_.latency.Observe(static_cast<double>(std::max<std::int64_t>(WallClockMs() - ts, 0)) /
                                   1000.0);
     }
     self.stats_.records_copied.fetch_add(1, std::memory_order_relaxed);
@@ -192,15 +193,9 @@ struct CopyLoop::Impl {
     consumer = std::move(consumer_or).value();
     rd_kafka_poll_set_consumer(consumer.get());
 
-    Settings progress_fixed = {
-        {"client.id", "tern-replicator." + config.target.alias + ".progress"},
-        {"group.id", self.progress_group()},
-        {"enable.auto.commit", "false"},
-        {"isolation.level", "read_committed"},
-    };
-    auto progress_or =
-        NewClient(RD_KAFKA_CONSUMER, "target progress client", config.target.client,
-                  progress_fixed);
+    auto progress_or = NewClient(
+        RD_KAFKA_CONSUMER, "target progress client", config.target.client,
+        ProgressClientSettings(exactly_once ? "read_committed" : "read_uncommitted"));
     if (!progress_or.ok()) return progress_or.status();
     progress_client = std::move(progress_or).value();
     group_metadata = rd_kafka_consumer_group_metadata_new(self.progress_group().c_str());
@@ -223,11 +218,7 @@ struct CopyLoop::Impl {
     for (const auto& f : added) {
       rd_kafka_topic_partition_list_add(targets.get(), f.target_topic.c_str(), f.source.partition);
     }
-    rd_kafka_resp_err_t err = rd_kafka_committed(progress_client.get(), targets.get(),
-                                                 static_cast<int>(kTimeout.count()));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return KafkaStatus(err, "reading committed progress of group " + self.progress_group());
-    }
+    if (auto st = ReadProgress(targets.get()); !st.ok()) return st;
     PartitionList assignment = NewPartitionList(static_cast<int>(added.size()));
     std::vector<RebuildRequest> behind;
     for (std::size_t i = 0; i < added.size(); ++i) {
@@ -247,7 +238,7 @@ struct CopyLoop::Impl {
                        name, progress->next_source_offset, start);
           PartitionProgress p = *progress;
           p.next_source_offset = start;
-          p.updated_ms = NowMs();
+          p.updated_ms = WallClockMs();
           if (auto st = self.store_.TruncateFrom(f.source, start, p); !st.ok()) return st;
         } else if (!progress || progress->next_source_offset < start) {
           spdlog::warn("{}: the state dir is behind the progress committed on the target "
@@ -291,6 +282,47 @@ struct CopyLoop::Impl {
     return Status::Ok();
   }
 
+  // Reads the progress group's committed offsets into `targets`. Exactly-once reads them
+  // stable (require_stable), which waits while a transaction holds pending offsets. Our own
+  // transactions are resolved by init_transactions before this, so a wait that does not end is
+  // the group coordinator holding a pending commit it lost track of (seen after a target
+  // restart interrupted EndTxn; it clears only at the transaction timeout, or not at all):
+  // then the last committed offsets are read without waiting — at worst they are older, which
+  // copies some records again, never skips any.
+  Status ReadProgress(rd_kafka_topic_partition_list_t* targets) {
+    const std::string what = "reading committed progress of group " + self.progress_group();
+    const int stable_ms = exactly_once ? static_cast<int>(kStableProgressWait.count())
+                                       : static_cast<int>(kTimeout.count());
+    rd_kafka_resp_err_t err = rd_kafka_committed(progress_client.get(), targets, stable_ms);
+    bool unstable = err == RD_KAFKA_RESP_ERR__TIMED_OUT;
+    for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < targets->cnt; ++i) {
+      unstable |= targets->elems[i].err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT;
+    }
+    if (!exactly_once || !unstable) {
+      return err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::Ok() : KafkaStatus(err, what);
+    }
+    spdlog::warn("{}: still pending after {} s although this replicator's transactions are "
+                 "resolved; reading the last committed offsets without waiting",
+                 what, kStableProgressWait.count() / 1000);
+    auto latest = NewClient(RD_KAFKA_CONSUMER, "target progress client", config.target.client,
+                            ProgressClientSettings("read_uncommitted"));
+    if (!latest.ok()) return latest.status();
+    for (int i = 0; i < targets->cnt; ++i) {
+      targets->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+      targets->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    err = rd_kafka_committed(latest.value().get(), targets, static_cast<int>(kTimeout.count()));
+    rd_kafka_consumer_close(latest.value().get());
+    return err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::Ok() : KafkaStatus(err, what);
+  }
+
+  Settings ProgressClientSettings(const std::string& isolation) const {
+    return {{"client.id", "tern-replicator." + config.target.alias + ".progress"},
+            {"group.id", self.progress_group()},
+            {"enable.auto.commit", "false"},
+            {"isolation.level", isolation}};
+  }
+
   // Brings the store up to the target's committed progress for partitions where it is
   // behind: runs from the offset-syncs topic, then the progress itself.
   Status RepairBehind(const std::vector<RebuildRequest>& behind) {
@@ -307,7 +339,7 @@ struct CopyLoop::Impl {
       if (runs.ok() && runs.value().contains(r.source)) update.runs = runs.value().at(r.source);
       update.progress.next_source_offset = r.to;
       update.progress.next_target_offset = r.target_end;
-      update.progress.updated_ms = NowMs();
+      update.progress.updated_ms = WallClockMs();
       Status st = self.store_.Commit({update});
       if (!st.ok() && !update.runs.empty()) {
         spdlog::warn("{}: rebuilt runs refused ({}); keeping the progress only",
@@ -324,17 +356,23 @@ struct CopyLoop::Impl {
   // the source stop once nothing of theirs is in flight.
   Status UpdateAssignment() {
     auto [topics, version] = self.topics_.Current();
-    if (version == topics_version) return Status::Ok();
+    auto [paused, paused_version] = self.paused_.Current();
+    if (version == topics_version && paused_version == paused_version_seen) return Status::Ok();
     std::map<std::pair<std::string, std::int32_t>, std::string> wanted;
     for (const auto& t : *topics) {
+      if (paused.contains(t.source)) continue;
       for (std::int32_t p = 0; p < t.partitions; ++p) wanted[{t.source, p}] = t.target;
     }
     std::vector<Flow> added;
+    const std::vector<PartitionStatus> published = self.stats_.Partitions();
     for (const auto& [key, target] : wanted) {
       if (flows.contains(key)) continue;
       Flow f;
       f.source = {key.first, key.second};
       f.target_topic = target;
+      for (const auto& p : published) {  // an error is still worth showing after a restart
+        if (p.source_topic == key.first && p.partition == key.second) f.last_error = p.last_error;
+      }
       added.push_back(std::move(f));
     }
     PartitionList removed = NewPartitionList();
@@ -343,8 +381,8 @@ struct CopyLoop::Impl {
         ++it;
         continue;
       }
-      spdlog::info("{}: no longer at the source; stopped copying",
-                   PartitionName(it->first.first, it->first.second));
+      spdlog::info("{}: {}; stopped copying", PartitionName(it->first.first, it->first.second),
+                   paused.contains(it->first.first) ? "paused" : "no longer at the source");
       rd_kafka_topic_partition_list_add(removed.get(), it->first.first.c_str(), it->first.second);
       it = flows.erase(it);
     }
@@ -353,6 +391,7 @@ struct CopyLoop::Impl {
     }
     if (auto st = StartFlows(std::move(added)); !st.ok()) return st;
     topics_version = version;
+    paused_version_seen = paused_version;
     return Status::Ok();
   }
 
@@ -369,12 +408,20 @@ struct CopyLoop::Impl {
     const std::int64_t position = flow.consumed;
     if (position >= 0 && position < low) {
       self.stats_.records_lost.fetch_add(low - position);
+      flow.last_error = {std::to_string(low - position) + " records (offsets " +
+                             std::to_string(position) + ".." + std::to_string(low - 1) +
+                             ") deleted by the source's retention before they were copied",
+                         WallClockMs()};
       spdlog::error("{}: {} records (offsets {}..{}) were deleted by the source's retention "
                     "before they were copied; they are missing on the target",
                     name, low - position, position, low - 1);
     } else if (position > high) {
       self.stats_.source_resets.fetch_add(1);
       flow.reset = true;
+      flow.last_error = {"the source partition was re-created or truncated (ends at " +
+                             std::to_string(high) + ", " + std::to_string(position) +
+                             " already copied)",
+                         WallClockMs()};
       spdlog::error("{}: the source partition ends at {} but offsets up to {} were already "
                     "copied: the topic was re-created or truncated at the source; copying the "
                     "new log from its start ({}) after what is on the target",
@@ -507,6 +554,7 @@ struct CopyLoop::Impl {
       p.target_topic = f.target_topic;
       p.replicated = f.committed;
       p.last_timestamp_ms = f.last_timestamp_ms;
+      p.last_error = f.last_error;
       std::int64_t low = -1, high = -1;
       if (rd_kafka_get_watermark_offsets(consumer.get(), f.source.topic.c_str(),
                                          f.source.partition, &low,
@@ -545,7 +593,7 @@ struct CopyLoop::Impl {
     std::vector<SourcePartition> resets;
     std::vector<mm2::OffsetSync> syncs;
     PartitionList offsets = NewPartitionList();
-    const std::int64_t now = NowMs();
+    const std::int64_t now = WallClockMs();
     for (auto& [key, f] : flows) {
       const std::int64_t position = CommitPosition(f);
       if (position < 0 || (position == f.committed && !f.reset && f.runs.empty())) continue;
@@ -612,7 +660,7 @@ struct CopyLoop::Impl {
       f.reset = false;
     }
     self.stats_.commits.fetch_add(1, std::memory_order_relaxed);
-    self.stats_.last_commit_ms.store(NowMs(), std::memory_order_relaxed);
+    self.stats_.last_commit_ms.store(WallClockMs(), std::memory_order_relaxed);
     return Status::Ok();
   }
 
@@ -693,15 +741,24 @@ struct CopyLoop::Impl {
 };
 
 CopyLoop::CopyLoop(const ReplicatorConfig& config, const TopicNaming& naming,
-                   CheckpointStore& store, const TopicSet& topics, EngineStats& stats)
-    : config_(config), naming_(naming), store_(store), topics_(topics), stats_(stats) {}
+                   CheckpointStore& store, const TopicSet& topics, const PausedTopics& paused,
+                   EngineStats& stats)
+    : config_(config),
+      naming_(naming),
+      store_(store),
+      topics_(topics),
+      paused_(paused),
+      stats_(stats) {}
 
 CopyLoop::~CopyLoop() = default;
 
 Status CopyLoop::Run(const std::atomic<bool>& stop) {
   Impl impl(*this);
   Status st = impl.Run(stop);
-  if (!st.ok()) impl.AbortIfNeeded();
+  if (!st.ok()) {
+    impl.AbortIfNeeded();
+    if (impl.consumer) impl.PublishStatus();  // with the partitions' last errors
+  }
   stats_.copying.store(false);
   return st;
 }

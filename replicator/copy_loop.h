@@ -26,6 +26,7 @@
 #include "config/replicator_config.h"
 #include "replicator/kafka_client.h"
 #include "replicator/naming.h"
+#include "replicator/paused_topics.h"
 #include "replicator/stats.h"
 #include "replicator/topic_sync.h"
 
@@ -49,7 +50,7 @@ class TopicSet {
 class CopyLoop {
  public:
   CopyLoop(const ReplicatorConfig& config, const TopicNaming& naming, CheckpointStore& store,
-           const TopicSet& topics, EngineStats& stats);
+           const TopicSet& topics, const PausedTopics& paused, EngineStats& stats);
   ~CopyLoop();
 
   // Copies until `stop` is set (returns OK) or an error needs a restart (returns it).
@@ -65,6 +66,7 @@ class CopyLoop {
   const TopicNaming& naming_;
   CheckpointStore& store_;
   const TopicSet& topics_;
+  const PausedTopics& paused_;
   EngineStats& stats_;
 };
 

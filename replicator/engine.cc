@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/wall_clock.h"
 #include "replicator/group_sync.h"
 #include "replicator/topic_sync.h"
 
@@ -12,6 +13,9 @@ namespace tern::replicator {
 namespace {
 
 constexpr std::int64_t kMaxBackoffMs = 30000;
+constexpr std::int64_t kProbeIntervalMs = 2000;
+constexpr int kProbeTimeoutMs = 5000;
+
 
 std::int64_t NextBackoff(std::int64_t backoff) {
   return std::min<std::int64_t>(backoff * 2, kMaxBackoffMs);
@@ -27,12 +31,15 @@ Engine::Engine(const ReplicatorConfig& config, std::unique_ptr<CheckpointStore> 
 Engine::~Engine() { Stop(); }
 
 void Engine::Start() {
+  stats_.start_ms.store(WallClockMs());
+  threads_.emplace_back([this] { ProbeThread(); });
   threads_.emplace_back([this] { DiscoveryThread(); });
   threads_.emplace_back([this] { CopyThread(); });
   threads_.emplace_back([this] { GroupsThread(); });
 }
 
 void Engine::Stop() {
+  stats_.stopping.store(true);
   stop_.store(true);
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
@@ -99,16 +106,57 @@ void Engine::CopyThread() {
   while (!stop_.load() && topics_.Current().second == 0) Sleep(50);
   std::int64_t backoff = 500;
   while (!stop_.load()) {
-    CopyLoop loop(config_, naming_, *store_, topics_, stats_);
+    CopyLoop loop(config_, naming_, *store_, topics_, paused_, stats_);
     const auto started = std::chrono::steady_clock::now();
     Status st = loop.Run(stop_);
     if (st.ok()) return;
     stats_.restarts.fetch_add(1);
+    stats_.SetCopyError({st.message(), WallClockMs()});
     if (std::chrono::steady_clock::now() - started > std::chrono::minutes(1)) backoff = 500;
     spdlog::error("replication stopped: {}; restarting from the committed progress in {} ms",
                   st.message(), backoff);
     if (!Sleep(backoff)) return;
     backoff = NextBackoff(backoff);
+  }
+}
+
+// A metadata request (no topics) to each cluster every 2 s: what health and the API report
+// as reachable. Independent of the replication threads, which may be blocked in a retry.
+void Engine::ProbeThread() {
+  KafkaHandle clients[2];
+  const ClusterConfig* sides[2] = {&config_.source, &config_.target};
+  while (!stop_.load()) {
+    for (int i = 0; i < 2; ++i) {
+      const ClusterSide side = i == 0 ? ClusterSide::kSource : ClusterSide::kTarget;
+      if (!clients[i]) {
+        auto c = NewClient(RD_KAFKA_PRODUCER, i == 0 ? "source probe" : "target probe",
+                           sides[i]->client,
+                           {{"client.id", "tern-replicator." + sides[i]->alias + ".probe"}});
+        if (!c.ok()) {
+          spdlog::error("probe: {}", c.status().message());
+          return;  // settings were checked at start
+        }
+        clients[i] = std::move(c).value();
+      }
+      ClusterHealth health = stats_.Cluster(side);
+      const rd_kafka_metadata_t* metadata = nullptr;
+      rd_kafka_resp_err_t err =
+          rd_kafka_metadata(clients[i].get(), 0, nullptr, &metadata, kProbeTimeoutMs);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_metadata_destroy(metadata);
+        health.reachable = true;
+        health.last_contact_ms = WallClockMs();
+      } else {
+        if (health.reachable || health.last_error.time_ms == 0) {
+          spdlog::warn("{} cluster {} unreachable: {}", i == 0 ? "source" : "target",
+                       sides[i]->alias, rd_kafka_err2str(err));
+        }
+        health.reachable = false;
+        health.last_error = {std::string("metadata request: ") + rd_kafka_err2str(err), WallClockMs()};
+      }
+      stats_.SetCluster(side, std::move(health));
+    }
+    Sleep(kProbeIntervalMs);
   }
 }
 

@@ -2,6 +2,7 @@
 //   discovery   every discovery.interval_ms: source topics → target topics (TopicSync)
 //   copy        the data path (CopyLoop), restarted with backoff after any error
 //   groups      checkpoints, group offsets and heartbeats (GroupSync)
+//   probe       every 2 s a metadata request to each cluster: reachability for health
 // Every thread retries with exponential backoff (up to 30 s) when a cluster is unreachable, so
 // the replicator resumes by itself once both clusters are back.
 #pragma once
@@ -14,6 +15,7 @@
 #include "config/replicator_config.h"
 #include "replicator/copy_loop.h"
 #include "replicator/naming.h"
+#include "replicator/paused_topics.h"
 #include "replicator/stats.h"
 
 namespace tern::replicator {
@@ -31,11 +33,15 @@ class Engine {
   EngineStats& stats() { return stats_; }
   CheckpointStore& store() { return *store_; }
   const TopicSet& topics() const { return topics_; }
+  PausedTopics& paused() { return paused_; }
+  const ReplicatorConfig& config() const { return config_; }
+  const TopicNaming& naming() const { return naming_; }
 
  private:
   void DiscoveryThread();
   void CopyThread();
   void GroupsThread();
+  void ProbeThread();
   // Sleeps up to `ms` unless stopping; false when stopping.
   bool Sleep(std::int64_t ms);
 
@@ -43,6 +49,7 @@ class Engine {
   std::unique_ptr<CheckpointStore> store_;
   TopicNaming naming_;
   TopicSet topics_;
+  PausedTopics paused_;
   EngineStats stats_;
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;

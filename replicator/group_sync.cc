@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "common/wall_clock.h"
 #include "replicator/mm2_records.h"
 
 namespace tern::replicator {
@@ -11,11 +12,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kTimeout{10000};
 
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<KafkaHandle> NewAdmin(const std::string& name, const Settings& user,
                              const std::string& client_id) {
@@ -164,10 +160,15 @@ Status GroupSync::SyncOnce(const std::vector<ReplicatedTopic>& topics) {
   auto groups = ListGroups();
   if (!groups.ok()) return groups.status();
   Status first_error = Status::Ok();
+  std::vector<GroupStatus> statuses;
   for (const auto& group : groups.value()) {
+    GroupStatus& status = statuses.emplace_back();
+    status.group = group;
+    status.last_sync_ms = WallClockMs();
     auto offsets = GroupOffsets(source_admin_.get(), group);
     if (!offsets.ok()) {
       spdlog::warn("group {}: {}", group, offsets.status().message());
+      status.last_error = {offsets.status().message(), WallClockMs()};
       continue;
     }
     std::vector<Translated> translated;
@@ -176,7 +177,10 @@ Status GroupSync::SyncOnce(const std::vector<ReplicatedTopic>& topics) {
       if (target == target_of.end()) continue;
       auto t = store_.Translate({tp.first, tp.second}, offset);
       if (!t.ok()) return t.status();
-      if (t.value().kind != Translation::kExact) continue;
+      const bool exact = t.value().kind == Translation::kExact;
+      status.offsets.push_back(
+          {tp.first, tp.second, offset, target->second, exact ? t.value().offset : -1});
+      if (!exact) continue;
       translated.push_back({target->second, tp.second, offset, t.value().offset});
     }
     for (const auto& t : translated) {
@@ -191,13 +195,18 @@ Status GroupSync::SyncOnce(const std::vector<ReplicatedTopic>& topics) {
       stats_.checkpoints_written.fetch_add(1, std::memory_order_relaxed);
     }
     if (!translated.empty()) {
-      if (auto st = CommitOnTarget(group, translated); !st.ok()) {
+      auto committed = CommitOnTarget(group, translated);
+      if (!committed.ok()) {
         spdlog::warn("group {}: committing translated offsets on the target: {}", group,
-                     st.message());
-        if (first_error.ok()) first_error = st;
+                     committed.status().message());
+        status.last_error = {committed.status().message(), WallClockMs()};
+        if (first_error.ok()) first_error = committed.status();
+      } else {
+        status.committed_on_target = committed.value();
       }
     }
   }
+  stats_.PublishGroups(std::move(statuses));
   if (rd_kafka_flush(producer_.get(), static_cast<int>(kTimeout.count())) !=
       RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Status::Unavailable("checkpoints not acknowledged by the target in time");
@@ -205,8 +214,8 @@ Status GroupSync::SyncOnce(const std::vector<ReplicatedTopic>& topics) {
   return first_error;
 }
 
-Status GroupSync::CommitOnTarget(const std::string& group,
-                                 const std::vector<Translated>& offsets) {
+Result<bool> GroupSync::CommitOnTarget(const std::string& group,
+                                       const std::vector<Translated>& offsets) {
   // Only while the group has no members on the target: its own commits win there.
   const char* names[] = {group.c_str()};
   auto options =
@@ -224,7 +233,7 @@ Status GroupSync::CommitOnTarget(const std::string& group,
   if (state != RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY &&
       state != RD_KAFKA_CONSUMER_GROUP_STATE_DEAD &&
       state != RD_KAFKA_CONSUMER_GROUP_STATE_UNKNOWN) {
-    return Status::Ok();  // active on the target
+    return false;  // active on the target
   }
   auto current = GroupOffsets(target_admin_.get(), group);
   if (!current.ok()) return current.status();
@@ -235,7 +244,7 @@ Status GroupSync::CommitOnTarget(const std::string& group,
     rd_kafka_topic_partition_list_add(commit.get(), t.target_topic.c_str(), t.partition)->offset =
         t.downstream;
   }
-  if (commit->cnt == 0) return Status::Ok();
+  if (commit->cnt == 0) return true;
   rd_kafka_AlterConsumerGroupOffsets_t* request =
       rd_kafka_AlterConsumerGroupOffsets_new(group.c_str(), commit.get());
   auto alter_options =
@@ -261,11 +270,11 @@ Status GroupSync::CommitOnTarget(const std::string& group,
     }
   }
   stats_.group_offsets_committed.fetch_add(commit->cnt, std::memory_order_relaxed);
-  return Status::Ok();
+  return true;
 }
 
 Status GroupSync::Heartbeat() {
-  auto kv = mm2::Encode(mm2::Heartbeat{config_.source.alias, config_.target.alias, NowMs()});
+  auto kv = mm2::Encode(mm2::Heartbeat{config_.source.alias, config_.target.alias, WallClockMs()});
   Status st = Produce(std::string(mm2::kHeartbeatsTopic), kv.key, kv.value);
   rd_kafka_poll(producer_.get(), 0);
   return st;

@@ -47,7 +47,9 @@ class GroupSync {
   Result<std::vector<std::string>> ListGroups();
   Result<std::map<std::pair<std::string, std::int32_t>, std::int64_t>> GroupOffsets(
       rd_kafka_t* rk, const std::string& group);
-  Status CommitOnTarget(const std::string& group, const std::vector<Translated>& offsets);
+  // Commits the translated offsets to the group on the target unless it has members there;
+  // true when the target's offsets are the translated ones (or ahead), false while active.
+  Result<bool> CommitOnTarget(const std::string& group, const std::vector<Translated>& offsets);
   Status Produce(const std::string& topic, const std::string& key, const std::string& value);
 
   const ReplicatorConfig& config_;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 
+#include "common/wall_clock.h"
 #include "tern/version.h"
 
 namespace tern::replicator {
@@ -101,9 +102,7 @@ class StatsCollector final : public prometheus::Collectable {
   // Lag per topic (bounded by the number of replicated topics): records not yet replicated,
   // and how old the last replicated record is while some are waiting.
   void AddLag(std::vector<MetricFamily>& out) const {
-    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
+    const std::int64_t now_ms = WallClockMs();
     struct TopicLag {
       double records = 0;
       double seconds = 0;

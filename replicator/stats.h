@@ -36,6 +36,37 @@ class LatencyHistogram {
   std::atomic<std::int64_t> sum_micros_{0};
 };
 
+// An error worth showing an operator, and when it happened (wall clock, ms; 0 = none).
+struct ErrorNote {
+  std::string message;
+  std::int64_t time_ms = 0;
+};
+
+// A cluster as the engine's reachability probe last saw it.
+struct ClusterHealth {
+  bool reachable = false;
+  std::int64_t last_contact_ms = 0;  // last successful metadata request; 0 = never
+  ErrorNote last_error;
+};
+
+// One partition of a group's committed offsets at the source and where it is on the target.
+struct GroupOffset {
+  std::string source_topic;
+  std::int32_t partition = 0;
+  std::int64_t source_offset = -1;
+  std::string target_topic;
+  std::int64_t target_offset = -1;  // -1: not replicated yet
+};
+
+// A consumer group as group sync last handled it.
+struct GroupStatus {
+  std::string group;
+  std::vector<GroupOffset> offsets;
+  bool committed_on_target = false;  // false while the group has members on the target
+  std::int64_t last_sync_ms = 0;
+  ErrorNote last_error;
+};
+
 struct PartitionStatus {
   std::string source_topic;
   std::int32_t partition = 0;
@@ -43,7 +74,25 @@ struct PartitionStatus {
   std::int64_t source_end = -1;        // the source's high watermark as last seen; -1 unknown
   std::int64_t replicated = -1;        // next source offset to copy (committed progress)
   std::int64_t last_timestamp_ms = -1; // timestamp of the last copied record
+  ErrorNote last_error;                // e.g. records lost to retention, a failed delivery
 };
+
+// Records not yet replicated, and an approximation of how far behind that is in time: the age
+// of the newest copied record while anything is still to copy (0 when caught up, -1 unknown).
+inline std::int64_t LagRecords(const PartitionStatus& p) {
+  if (p.source_end < 0 || p.replicated < 0) return -1;
+  return p.source_end > p.replicated ? p.source_end - p.replicated : 0;
+}
+inline double LagSeconds(const PartitionStatus& p, std::int64_t now_ms) {
+  const std::int64_t records = LagRecords(p);
+  if (records < 0) return -1;
+  if (records == 0) return 0;
+  if (p.last_timestamp_ms <= 0) return -1;
+  return now_ms > p.last_timestamp_ms ? static_cast<double>(now_ms - p.last_timestamp_ms) / 1000
+                                      : 0;
+}
+
+enum class ClusterSide { kSource, kTarget };
 
 struct EngineStats {
   std::atomic<std::int64_t> records_copied{0};
@@ -62,7 +111,35 @@ struct EngineStats {
   std::atomic<std::int64_t> checkpoints_written{0};
   std::atomic<std::int64_t> offset_sync_failures{0};
   std::atomic<bool> copying{false};            // the copy loop is running
+  std::atomic<bool> stopping{false};           // Stop() was called
+  std::atomic<std::int64_t> start_ms{0};       // wall clock when the engine started
   LatencyHistogram latency;
+
+  void SetCluster(ClusterSide side, ClusterHealth health) {
+    std::lock_guard lock(mu_);
+    clusters_[side == ClusterSide::kSource ? 0 : 1] = std::move(health);
+  }
+  ClusterHealth Cluster(ClusterSide side) const {
+    std::lock_guard lock(mu_);
+    return clusters_[side == ClusterSide::kSource ? 0 : 1];
+  }
+  // The copy loop's last error (it restarts after it).
+  void SetCopyError(ErrorNote error) {
+    std::lock_guard lock(mu_);
+    copy_error_ = std::move(error);
+  }
+  ErrorNote CopyError() const {
+    std::lock_guard lock(mu_);
+    return copy_error_;
+  }
+  void PublishGroups(std::vector<GroupStatus> groups) {
+    std::lock_guard lock(mu_);
+    groups_ = std::move(groups);
+  }
+  std::vector<GroupStatus> Groups() const {
+    std::lock_guard lock(mu_);
+    return groups_;
+  }
 
   void PublishPartitions(std::vector<PartitionStatus> partitions) {
     std::lock_guard lock(mu_);
@@ -76,6 +153,9 @@ struct EngineStats {
  private:
   mutable std::mutex mu_;
   std::vector<PartitionStatus> partitions_;
+  std::array<ClusterHealth, 2> clusters_;
+  ErrorNote copy_error_;
+  std::vector<GroupStatus> groups_;
 };
 
 }  // namespace tern::replicator
