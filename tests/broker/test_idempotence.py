@@ -257,7 +257,9 @@ def test_confluent_kafka_idempotent_producer_writes_each_record_once(tern_module
 class CuttingProxy:
     """Forwards TCP connections from its own port to the broker's and, while `cutting` is set,
     every `interval` (a random time in that range) cuts one open connection at both ends,
-    whatever is in flight: a request half sent, a response not yet delivered."""
+    whatever is in flight: a request half sent, a response not yet delivered. Every other cut
+    waits for the broker's next response on any connection and drops it instead of passing it
+    on, so that some writes are certainly acknowledged to nobody."""
 
     def __init__(self, interval: tuple[float, float], seed: int = 1):
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -270,6 +272,8 @@ class CuttingProxy:
         self.open: list[tuple[socket.socket, socket.socket]] = []
         self.connections = 0
         self.cuts = 0
+        self.drop_next_response = False
+        self.drop_turn = False  # alternates between a plain cut and a dropped response
         self.stopping = threading.Event()
         self.cutting = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -317,6 +321,14 @@ class CuttingProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if src is pair[1]:  # a response from the broker
+                    with self.lock:
+                        drop = self.drop_next_response and self.cutting.is_set()
+                        if drop:
+                            self.drop_next_response = False
+                            self.cuts += 1
+                    if drop:
+                        break
                 dst.sendall(data)
         except OSError:
             pass
@@ -329,6 +341,10 @@ class CuttingProxy:
         while not self.stopping.wait(self.rng.uniform(*self.interval)):
             with self.lock:
                 if not self.cutting.is_set() or not self.open:
+                    continue
+                self.drop_turn = not self.drop_turn
+                if self.drop_turn:
+                    self.drop_next_response = True
                     continue
                 pair = self.open.pop(self.rng.randrange(len(self.open)))
                 self.cuts += 1
