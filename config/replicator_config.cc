@@ -3,6 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <utility>
 
 #include "config/yaml_fields.h"
@@ -136,7 +139,12 @@ FieldMap Fields(ReplicatorConfig& c) {
        EnumField(&c.delivery, {{"exactly-once", DeliveryMode::kExactlyOnce},
                                {"at-least-once", DeliveryMode::kAtLeastOnce}})},
       {"state_dir", StringField(&c.state_dir)},
-      {"grpc", Section({{"listen", HostPortField(&c.grpc_listen)}})},
+      {"grpc", Section({
+                   {"listen", HostPortField(&c.grpc_listen)},
+                   {"tls", Section({{"cert_file", StringField(&c.grpc_tls_cert_file)},
+                                    {"key_file", StringField(&c.grpc_tls_key_file)}})},
+                   {"token_file", StringField(&c.grpc_token_file)},
+               })},
       {"metrics", Section({{"listen", HostPortField(&c.metrics_listen)}})},
       {"discovery", IntervalField(&c.discovery_interval_ms)},
       {"groups_sync", IntervalField(&c.group_sync_interval_ms)},
@@ -170,7 +178,56 @@ Status CheckRequired(const YAML::Node& root, const ReplicatorConfig& c) {
                "'" + c.target.alias + "' is also the source's alias; the two must differ");
   }
   if (c.state_dir.empty()) return Bad("state_dir", "a value is required");
+  if (c.grpc_tls_cert_file.empty() != c.grpc_tls_key_file.empty()) {
+    const bool has_cert = !c.grpc_tls_cert_file.empty();
+    return Bad(has_cert ? "grpc.tls.key_file" : "grpc.tls.cert_file",
+               std::string("a value is required with grpc.tls.") +
+                   (has_cert ? "cert_file" : "key_file"));
+  }
   return Status::Ok();
+}
+
+// The whole content of the file `field` names.
+Result<std::string> ReadNamedFile(const std::string& field, const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return Bad(field, "'" + path + "' is a directory, not a file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Bad(field, "cannot read '" + path + "'");
+  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) return Bad(field, "cannot read '" + path + "'");
+  return text;
+}
+
+// A token goes into an HTTP/2 header after "Bearer ": visible ASCII only.
+bool IsTokenCharacter(char c) { return c > ' ' && c <= '~'; }
+
+Result<std::string> ReadToken(const std::string& path) {
+  constexpr const char* kField = "grpc.token_file";
+  auto text = ReadNamedFile(kField, path);
+  if (!text.ok()) return text.status();
+  std::string_view token = text.value();
+  constexpr std::string_view kSpace = " \t\r\n\f\v";
+  token.remove_prefix(std::min(token.size(), token.find_first_not_of(kSpace)));
+  token.remove_suffix(token.size() - std::min(token.size(), token.find_last_not_of(kSpace) + 1));
+  if (token.empty()) return Bad(kField, "'" + path + "' holds no token");
+  if (!std::all_of(token.begin(), token.end(), IsTokenCharacter)) {
+    return Bad(kField, "the token in '" + path +
+                           "' has whitespace or control characters inside; only visible ASCII "
+                           "is allowed");
+  }
+  return std::string(token);
+}
+
+// A PEM file of the TLS section; an empty one is refused here rather than by gRPC later.
+Result<std::string> ReadPem(const std::string& field, const std::string& path) {
+  auto text = ReadNamedFile(field, path);
+  if (!text.ok()) return text.status();
+  if (text.value().find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Bad(field, "'" + path + "' is empty");
+  }
+  return text;
 }
 
 }  // namespace
@@ -213,6 +270,26 @@ Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path) {
   auto text = yaml_fields::ReadConfigFile(path);
   if (!text.ok()) return text.status();
   return ParseReplicatorConfig(text.value(), path);
+}
+
+Result<GrpcSecrets> ReadGrpcSecrets(const ReplicatorConfig& config) {
+  GrpcSecrets secrets;
+  if (!config.grpc_token_file.empty()) {
+    auto token = ReadToken(config.grpc_token_file);
+    if (!token.ok()) return token.status();
+    secrets.token = std::move(token).value();
+  }
+  if (!config.grpc_tls_cert_file.empty()) {
+    auto cert = ReadPem("grpc.tls.cert_file", config.grpc_tls_cert_file);
+    if (!cert.ok()) return cert.status();
+    secrets.cert_pem = std::move(cert).value();
+  }
+  if (!config.grpc_tls_key_file.empty()) {
+    auto key = ReadPem("grpc.tls.key_file", config.grpc_tls_key_file);
+    if (!key.ok()) return key.status();
+    secrets.key_pem = std::move(key).value();
+  }
+  return secrets;
 }
 
 }  // namespace tern

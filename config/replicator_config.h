@@ -63,6 +63,15 @@ struct ReplicatorConfig {
   std::string state_dir;
   // grpc.listen: HOST:PORT of the gRPC API. Unset disables it.
   std::optional<HostPort> grpc_listen;
+  // grpc.tls.cert_file, grpc.tls.key_file: PEM files of the API's server certificate (chain)
+  // and private key; both or neither. Set, the API serves TLS only; unset, plaintext. Read
+  // once at start-up (ReadGrpcSecrets). Default unset (an empty string is unset too).
+  std::string grpc_tls_cert_file;
+  std::string grpc_tls_key_file;
+  // grpc.token_file: a file holding the bearer token every ReplicatorService call must carry
+  // ("authorization: Bearer <token>"); surrounding whitespace is ignored. Health checks and
+  // server reflection stay open. Read once at start-up. Default unset: no token is asked for.
+  std::string grpc_token_file;
   // metrics.listen: HOST:PORT serving Prometheus /metrics. Unset disables it.
   std::optional<HostPort> metrics_listen;
   // discovery.interval_ms: how often source topics, partitions and configs are re-read.
@@ -123,5 +132,18 @@ Result<ReplicatorConfig> ParseReplicatorConfig(std::string_view yaml, std::strin
 
 // Reads and parses a YAML file; a missing or unreadable file is an error naming it.
 Result<ReplicatorConfig> LoadReplicatorConfig(const std::string& path);
+
+// What the files named under grpc: hold; empty strings where no file is configured.
+struct GrpcSecrets {
+  std::string token;     // trimmed; printable ASCII without spaces
+  std::string cert_pem;  // the TLS certificate chain
+  std::string key_pem;   // the TLS private key
+};
+
+// Reads the files grpc.token_file, grpc.tls.cert_file and grpc.tls.key_file name (the
+// replicator calls it once at start-up, when grpc.listen is set). Fails with InvalidArgument
+// naming the field and the file: a file that cannot be read, a token file with no token or
+// with whitespace or control characters inside the token, an empty certificate or key file.
+Result<GrpcSecrets> ReadGrpcSecrets(const ReplicatorConfig& config);
 
 }  // namespace tern

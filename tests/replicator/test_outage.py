@@ -29,10 +29,6 @@ def outage(peer, replicator, seconds: float) -> None:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, intermittent: after the target's restart the progress group's OffsetFetch "
-    "(require_stable) can time out for minutes after a fatal EndTxn, so the copy loop keeps "
-    "restarting; see replicator/README.md 'Not yet'"))
 def test_source_and_target_outages_heal_without_loss_or_duplicates(kafka_pair, tmp_path):
     source, target = kafka_pair.source, kafka_pair.target
     topics = ["outage-a", "outage-b"]
