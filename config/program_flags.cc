@@ -50,6 +50,14 @@ void DefineTernctlFlags(CLI::App& app, TernctlFlags& flags) {
       ->type_name("HOST:PORT");
   app.add_option("--output,-o", flags.output, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}));
+  app.add_option("--token-file", flags.token_file,
+                 "File holding the API's bearer token (default: $TERN_API_TOKEN)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-ca", flags.tls_ca,
+                 "CA certificate (PEM) to verify the server with; enables TLS")
+      ->check(CLI::ExistingFile);
+  app.add_option("--timeout", flags.timeout_seconds, "Deadline of each call, in seconds")
+      ->check(CLI::Range(0.1, 3600.0));
   app.require_subcommand(1);
 }
 

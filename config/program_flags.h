@@ -26,10 +26,14 @@ struct ReplicatorFlags {
 };
 void DefineReplicatorFlags(CLI::App& app, ReplicatorFlags& flags);
 
-// ternctl [--server HOST:PORT] [--output table|json] COMMAND ...
+// ternctl [--server HOST:PORT] [--output table|json] [--token-file FILE] [--tls-ca FILE]
+//         [--timeout SECONDS] COMMAND ...
 struct TernctlFlags {
   HostPort server{"127.0.0.1", 7070};  // the replicator's gRPC address
   std::string output = "table";       // "table" for people, "json" for scripts
+  std::string token_file;             // bearer token for the API; default: $TERN_API_TOKEN
+  std::string tls_ca;                 // CA certificate (PEM): use TLS and verify the server
+  double timeout_seconds = 10;        // deadline of each call (not of watch's stream)
 };
 void DefineTernctlFlags(CLI::App& app, TernctlFlags& flags);
 
