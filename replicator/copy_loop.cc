@@ -118,6 +118,16 @@ struct CopyLoop::Impl {
     rd_kafka_message_destroy(source);
   }
 
+  // Quota throttling reported by a broker (called again with 0 when it ends).
+  static void OnTargetThrottle(rd_kafka_t*, const char*, int32_t, int ms, void* opaque) {
+    static_cast<Impl*>(opaque)->self.stats_.target_throttle_ms.fetch_add(
+        ms, std::memory_order_relaxed);
+  }
+  static void OnSourceThrottle(rd_kafka_t*, const char*, int32_t, int ms, void* opaque) {
+    static_cast<Impl*>(opaque)->self.stats_.source_throttle_ms.fetch_add(
+        ms, std::memory_order_relaxed);
+  }
+
   void Delivered(const rd_kafka_message_t* dr, const rd_kafka_message_t* source) {
     Flow* flow = FindFlow(rd_kafka_topic_name(source->rkt), source->partition);
     if (flow == nullptr) return;
@@ -172,6 +182,7 @@ struct CopyLoop::Impl {
     auto producer_or = NewClient(RD_KAFKA_PRODUCER, "target producer", producer_user,
                                  producer_fixed, [this](rd_kafka_conf_t* conf) {
                                    rd_kafka_conf_set_dr_msg_cb(conf, &Impl::OnDelivery);
+                                   rd_kafka_conf_set_throttle_cb(conf, &Impl::OnTargetThrottle);
                                    rd_kafka_conf_set_opaque(conf, this);
                                  });
     if (!producer_or.ok()) return producer_or.status();
@@ -187,8 +198,11 @@ struct CopyLoop::Impl {
         {"isolation.level", "read_committed"},
         {"queued.max.messages.kbytes", std::to_string(std::max<std::int64_t>(half_kb, 1024))},
     };
-    auto consumer_or =
-        NewClient(RD_KAFKA_CONSUMER, "source consumer", config.source.client, consumer_fixed);
+    auto consumer_or = NewClient(RD_KAFKA_CONSUMER, "source consumer", config.source.client,
+                                 consumer_fixed, [this](rd_kafka_conf_t* conf) {
+                                   rd_kafka_conf_set_throttle_cb(conf, &Impl::OnSourceThrottle);
+                                   rd_kafka_conf_set_opaque(conf, this);
+                                 });
     if (!consumer_or.ok()) return consumer_or.status();
     consumer = std::move(consumer_or).value();
     rd_kafka_poll_set_consumer(consumer.get());

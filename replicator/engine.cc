@@ -90,6 +90,7 @@ void Engine::DiscoveryThread() {
     }
     auto topics = sync->Run();
     if (!topics.ok()) {
+      stats_.discovery_failures.fetch_add(1);
       spdlog::warn("discovery: {}; retrying in {} ms", topics.status().message(), backoff);
       if (!Sleep(backoff)) return;
       backoff = NextBackoff(backoff);
@@ -173,12 +174,16 @@ void Engine::GroupsThread() {
   while (!stop_.load()) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_heartbeat) {
-      if (Status st = sync.Heartbeat(); !st.ok()) spdlog::warn("heartbeat: {}", st.message());
+      if (Status st = sync.Heartbeat(); !st.ok()) {
+        stats_.heartbeat_failures.fetch_add(1);
+        spdlog::warn("heartbeat: {}", st.message());
+      }
       next_heartbeat = now + std::chrono::milliseconds(config_.heartbeat_interval_ms);
     }
     if (now >= next_groups) {
       Status st = sync.SyncOnce(*topics_.Current().first);
       if (st.ok()) {
+        stats_.last_group_sync_ms.store(WallClockMs());
         backoff = 500;
         next_groups = now + std::chrono::milliseconds(config_.group_sync_interval_ms);
       } else {

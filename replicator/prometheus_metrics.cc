@@ -5,9 +5,8 @@
 #include <prometheus/metric_family.h>
 
 #include <limits>
-
-#include <chrono>
 #include <map>
+#include <utility>
 
 #include "common/wall_clock.h"
 #include "tern/version.h"
@@ -71,8 +70,13 @@ class StatsCollector final : public prometheus::Collectable {
               "Wall-clock time of the last progress commit",
               static_cast<double>(s.last_commit_ms.load()) / 1000.0),
     };
+    out.push_back(Gauge("tern_replicator_last_group_sync_timestamp_seconds",
+                        "Wall-clock time of the last group offset sync round that succeeded",
+                        static_cast<double>(s.last_group_sync_ms.load()) / 1000.0));
     out.push_back(Latency());
     AddLag(out);
+    AddClusters(out);
+    AddErrors(out);
     ClientMetric info;
     info.label = {{"version", kVersion}};
     info.gauge.value = 1;
@@ -81,6 +85,56 @@ class StatsCollector final : public prometheus::Collectable {
   }
 
  private:
+  // Per cluster: reachable (the probe's last metadata request) and time throttled.
+  void AddClusters(std::vector<MetricFamily>& out) const {
+    MetricFamily up{"tern_replicator_cluster_reachable",
+                    "1 when the cluster answered the last metadata probe (every 2 s)",
+                    MetricType::Gauge,
+                    {}};
+    MetricFamily throttle{"tern_replicator_throttle_seconds_total",
+                          "Time the cluster's quotas throttled the replicator's data clients",
+                          MetricType::Counter,
+                          {}};
+    const std::pair<ClusterSide, const char*> sides[] = {{ClusterSide::kSource, "source"},
+                                                         {ClusterSide::kTarget, "target"}};
+    for (const auto& [side, name] : sides) {
+      ClientMetric m;
+      m.label = {{"cluster", name}};
+      m.gauge.value = stats_.Cluster(side).reachable ? 1 : 0;
+      up.metric.push_back(m);
+      ClientMetric t;
+      t.label = {{"cluster", name}};
+      const auto& ms =
+          side == ClusterSide::kSource ? stats_.source_throttle_ms : stats_.target_throttle_ms;
+      t.counter.value = static_cast<double>(ms.load()) / 1000.0;
+      throttle.metric.push_back(t);
+    }
+    out.push_back(std::move(up));
+    out.push_back(std::move(throttle));
+  }
+
+  // Every kind of error in one family, for one alert and one panel.
+  void AddErrors(std::vector<MetricFamily>& out) const {
+    MetricFamily errors{"tern_replicator_errors_total",
+                        "Errors by kind: copy_restart (the copy loop restarted), discovery, "
+                        "group_sync, offset_sync, heartbeat",
+                        MetricType::Counter,
+                        {}};
+    const std::pair<const char*, const std::atomic<std::int64_t>*> kinds[] = {
+        {"copy_restart", &stats_.restarts},
+        {"discovery", &stats_.discovery_failures},
+        {"group_sync", &stats_.group_sync_failures},
+        {"offset_sync", &stats_.offset_sync_failures},
+        {"heartbeat", &stats_.heartbeat_failures}};
+    for (const auto& [kind, value] : kinds) {
+      ClientMetric m;
+      m.label = {{"kind", kind}};
+      m.counter.value = static_cast<double>(value->load());
+      errors.metric.push_back(m);
+    }
+    out.push_back(std::move(errors));
+  }
+
   MetricFamily Latency() const {
     const auto& h = stats_.latency;
     ClientMetric m;

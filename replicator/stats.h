@@ -110,6 +110,12 @@ struct EngineStats {
   std::atomic<std::int64_t> group_sync_failures{0};
   std::atomic<std::int64_t> checkpoints_written{0};
   std::atomic<std::int64_t> offset_sync_failures{0};
+  std::atomic<std::int64_t> discovery_failures{0};
+  std::atomic<std::int64_t> heartbeat_failures{0};
+  std::atomic<std::int64_t> last_group_sync_ms{0};  // wall clock of the last good group sync
+  // Time the clusters asked the copy loop's clients to wait (quotas), in milliseconds.
+  std::atomic<std::int64_t> source_throttle_ms{0};
+  std::atomic<std::int64_t> target_throttle_ms{0};
   std::atomic<bool> copying{false};            // the copy loop is running
   std::atomic<bool> stopping{false};           // Stop() was called
   std::atomic<std::int64_t> start_ms{0};       // wall clock when the engine started
