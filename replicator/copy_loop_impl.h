@@ -1,0 +1,136 @@
+// The copy loop's insides, shared by its three source files:
+//   copy_loop.cc    clients, the record path (consume → produce → delivery report), Run()
+//   copy_start.cc   where flows start: committed progress, store repair, assignment changes,
+//                   out-of-range positions
+//   copy_commit.cc  commits (transactions or progress after delivery) and published status
+// Private to replicator/: include copy_loop.h elsewhere.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "replicator/copy_loop.h"
+#include "replicator/map_rebuild.h"
+#include "replicator/mm2_records.h"
+
+namespace tern::replicator {
+
+// One source partition being copied.
+struct CopyLoop::Flow {
+  SourcePartition source;
+  std::string target_topic;
+  // The source offset after the last record taken from the consumer (copied or skipped);
+  // -1 until known (a partition started from the beginning learns it from its first record).
+  std::int64_t consumed = -1;
+  // Progress last committed (store and target group).
+  std::int64_t committed = -1;
+  // Records handed to the producer and not yet acknowledged.
+  std::int64_t in_flight = 0;
+  // The source offset after the last acknowledged record, and the target offset after it.
+  std::int64_t delivered = -1;
+  std::int64_t next_target = 0;
+  // Offset-map runs acknowledged since the last commit.
+  std::vector<OffsetRun> runs;
+  // The source partition was re-created or truncated: forget its map at the next commit.
+  bool reset = false;
+  std::int64_t last_timestamp_ms = -1;
+  ErrorNote last_error;
+};
+
+struct CopyLoop::Impl {
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kTimeout{30000};
+  // How long start-up waits for the progress group's offsets to become stable.
+  static constexpr std::chrono::milliseconds kStableProgressWait{15000};
+  // Takes ownership of `error`; Unavailable("<what>: <error>").
+  static Status ErrorStatus(rd_kafka_error_t* error, const std::string& what);
+
+  CopyLoop& self;
+  const ReplicatorConfig& config;
+  const bool exactly_once;
+  KafkaHandle producer;
+  KafkaHandle consumer;
+  KafkaHandle progress_client;  // a consumer on the target, for the progress group's offsets
+  KafkaHandle source_producer;  // offset-syncs, when they live on the source
+  rd_kafka_consumer_group_metadata_t* group_metadata = nullptr;
+  std::map<std::pair<std::string, std::int32_t>, Flow> flows;
+  std::uint64_t topics_version = 0;
+  std::uint64_t paused_version_seen = 0;
+  bool in_transaction = false;
+  Status delivery_error = Status::Ok();
+  std::string offset_syncs_topic;
+
+  explicit Impl(CopyLoop& loop)
+      : self(loop),
+        config(loop.config_),
+        exactly_once(loop.config_.delivery == DeliveryMode::kExactlyOnce),
+        offset_syncs_topic(mm2::OffsetSyncsTopic(loop.config_.target.alias)) {}
+
+  ~Impl();
+
+  Flow* FindFlow(const char* topic, std::int32_t partition);
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* dr, void* opaque);
+
+  // Quota throttling reported by a broker (called again with 0 when it ends).
+  static void OnTargetThrottle(rd_kafka_t*, const char*, int32_t, int ms, void* opaque);
+
+  static void OnSourceThrottle(rd_kafka_t*, const char*, int32_t, int ms, void* opaque);
+
+  void Delivered(const rd_kafka_message_t* dr, const rd_kafka_message_t* source);
+
+  Status CreateClients();
+
+  // Decides where each new flow starts: the target's committed progress wins (it commits
+  // atomically with the data); the store is brought in line with it.
+  Status StartFlows(std::vector<Flow> added);
+
+  // Reads the progress group's committed offsets into `targets`. Exactly-once reads them
+  // stable (require_stable), which waits while a transaction holds pending offsets. Our own
+  // transactions are resolved by init_transactions before this, so a wait that does not end is
+  // the group coordinator holding a pending commit it lost track of (seen after a target
+  // restart interrupted EndTxn; it clears only at the transaction timeout, or not at all):
+  // then the last committed offsets are read without waiting — at worst they are older, which
+  // copies some records again, never skips any.
+  Status ReadProgress(rd_kafka_topic_partition_list_t* targets);
+
+  Settings ProgressClientSettings(const std::string& isolation) const;
+
+  // Brings the store up to the target's committed progress for partitions where it is
+  // behind: runs from the offset-syncs topic, then the progress itself.
+  Status RepairBehind(const std::vector<RebuildRequest>& behind);
+
+  // Follows discovery: starts flows for new partitions. Flows of topics that disappeared at
+  // the source stop once nothing of theirs is in flight.
+  Status UpdateAssignment();
+
+  // The source offset of `flow` was out of range: records were deleted by retention before
+  // they were copied, or the partition was re-created or truncated. Either way it is said
+  // loudly and counted, and copying continues from the source's first record.
+  Status HandleOutOfRange(Flow& flow);
+
+  // Takes one consumed record: copies it (or skips it when it came from the target).
+  Status Handle(rd_kafka_message_t* message, const std::atomic<bool>& stop);
+
+  // What each flow's committed progress becomes now.
+  std::int64_t CommitPosition(const Flow& f) const;
+
+  Status ProduceSyncs(rd_kafka_t* rk, const std::vector<mm2::OffsetSync>& syncs);
+
+  // Publishes each flow's progress and the source end librdkafka last saw (no request).
+  void PublishStatus();
+
+  // Commits progress: exactly-once, as a transaction; at-least-once, after delivery.
+  Status Commit();
+
+  void AbortIfNeeded();
+
+  Status Run(const std::atomic<bool>& stop);
+
+  Status ConsumerError(const rd_kafka_message_t* message);
+};
+
+}  // namespace tern::replicator

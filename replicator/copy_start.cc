@@ -1,0 +1,229 @@
+// Where flows start and how they follow discovery: the target's committed progress,
+// repairing the store from it, assignment changes, positions out of range.
+#include <spdlog/spdlog.h>
+
+#include "common/wall_clock.h"
+#include "replicator/copy_loop_impl.h"
+
+namespace tern::replicator {
+
+Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
+  if (added.empty()) return Status::Ok();
+  PartitionList targets = NewPartitionList(static_cast<int>(added.size()));
+  for (const auto& f : added) {
+    rd_kafka_topic_partition_list_add(targets.get(), f.target_topic.c_str(), f.source.partition);
+  }
+  if (auto st = ReadProgress(targets.get()); !st.ok()) return st;
+  PartitionList assignment = NewPartitionList(static_cast<int>(added.size()));
+  std::vector<RebuildRequest> behind;
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    Flow& f = added[i];
+    const auto& tp = targets->elems[i];
+    const std::int64_t on_target = tp.err == RD_KAFKA_RESP_ERR_NO_ERROR ? tp.offset : -1;
+    auto stored = self.store_.Progress(f.source);
+    if (!stored.ok()) return stored.status();
+    const auto& progress = stored.value();
+    const std::string name = PartitionName(f.source.topic, f.source.partition);
+    std::int64_t start = RD_KAFKA_OFFSET_BEGINNING;
+    if (on_target >= 0) {
+      start = on_target;
+      if (progress && progress->next_source_offset > start) {
+        spdlog::info("{}: the state dir is ahead of the progress committed on the target "
+                     "({} > {}); resuming from the target's",
+                     name, progress->next_source_offset, start);
+        PartitionProgress p = *progress;
+        p.next_source_offset = start;
+        p.updated_ms = WallClockMs();
+        if (auto st = self.store_.TruncateFrom(f.source, start, p); !st.ok()) return st;
+      } else if (!progress || progress->next_source_offset < start) {
+        spdlog::warn("{}: the state dir is behind the progress committed on the target "
+                     "({} < {}); taking the target's and rebuilding the offset map in "
+                     "between from the offset-syncs topic",
+                     name, progress ? progress->next_source_offset : -1, start);
+        std::int64_t low = 0, high = 0;
+        rd_kafka_query_watermark_offsets(progress_client.get(), f.target_topic.c_str(),
+                                         f.source.partition, &low, &high,
+                                         static_cast<int>(kTimeout.count()));
+        behind.push_back(
+            {f.source, progress ? progress->next_source_offset : 0, start, high});
+      }
+      f.consumed = start;
+      f.committed = start;
+    } else if (progress) {
+      spdlog::warn("{}: no progress committed on the target (group {}); resuming from the "
+                   "state dir at {}",
+                   name, self.progress_group(), progress->next_source_offset);
+      start = progress->next_source_offset;
+      f.consumed = start;
+      f.committed = start;
+    }
+    spdlog::info("{} -> {}: copying from {}", name,
+                 PartitionName(f.target_topic, f.source.partition),
+                 start == RD_KAFKA_OFFSET_BEGINNING ? std::string("the beginning")
+                                                    : "offset " + std::to_string(start));
+    auto* e = rd_kafka_topic_partition_list_add(assignment.get(), f.source.topic.c_str(),
+                                                f.source.partition);
+    e->offset = start;
+  }
+  if (auto st = RepairBehind(behind); !st.ok()) return st;
+  if (KafkaError error(rd_kafka_incremental_assign(consumer.get(), assignment.get())); error) {
+    return Status::Unavailable(std::string("assigning source partitions: ") +
+                               rd_kafka_error_string(error.get()));
+  }
+  for (auto& f : added) {
+    auto key = std::make_pair(f.source.topic, f.source.partition);
+    flows.emplace(std::move(key), std::move(f));
+  }
+  return Status::Ok();
+}
+
+Status CopyLoop::Impl::ReadProgress(rd_kafka_topic_partition_list_t* targets) {
+  const std::string what = "reading committed progress of group " + self.progress_group();
+  const int stable_ms = exactly_once ? static_cast<int>(kStableProgressWait.count())
+                                     : static_cast<int>(kTimeout.count());
+  rd_kafka_resp_err_t err = rd_kafka_committed(progress_client.get(), targets, stable_ms);
+  bool unstable = err == RD_KAFKA_RESP_ERR__TIMED_OUT;
+  for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < targets->cnt; ++i) {
+    unstable |= targets->elems[i].err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT;
+  }
+  if (!exactly_once || !unstable) {
+    return err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::Ok() : KafkaStatus(err, what);
+  }
+  spdlog::warn("{}: still pending after {} s although this replicator's transactions are "
+               "resolved; reading the last committed offsets without waiting",
+               what, kStableProgressWait.count() / 1000);
+  auto latest = NewClient(RD_KAFKA_CONSUMER, "target progress client", config.target.client,
+                          ProgressClientSettings("read_uncommitted"));
+  if (!latest.ok()) return latest.status();
+  for (int i = 0; i < targets->cnt; ++i) {
+    targets->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    targets->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+  err = rd_kafka_committed(latest.value().get(), targets, static_cast<int>(kTimeout.count()));
+  rd_kafka_consumer_close(latest.value().get());
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::Ok() : KafkaStatus(err, what);
+}
+
+Settings CopyLoop::Impl::ProgressClientSettings(const std::string& isolation) const {
+  return {{"client.id", "tern-replicator." + config.target.alias + ".progress"},
+          {"group.id", self.progress_group()},
+          {"enable.auto.commit", "false"},
+          {"isolation.level", isolation}};
+}
+
+Status CopyLoop::Impl::RepairBehind(const std::vector<RebuildRequest>& behind) {
+  if (behind.empty()) return Status::Ok();
+  auto runs = RebuildRuns(config, behind);
+  if (!runs.ok()) {
+    spdlog::warn("rebuilding the offset map from offset-syncs: {}; offsets copied before "
+                 "now will not translate",
+                 runs.status().message());
+  }
+  for (const auto& r : behind) {
+    PartitionUpdate update;
+    update.partition = r.source;
+    if (runs.ok() && runs.value().contains(r.source)) update.runs = runs.value().at(r.source);
+    update.progress.next_source_offset = r.to;
+    update.progress.next_target_offset = r.target_end;
+    update.progress.updated_ms = WallClockMs();
+    Status st = self.store_.Commit({update});
+    if (!st.ok() && !update.runs.empty()) {
+      spdlog::warn("{}: rebuilt runs refused ({}); keeping the progress only",
+                   PartitionName(r.source.topic, r.source.partition), st.message());
+      update.runs.clear();
+      st = self.store_.Commit({update});
+    }
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status CopyLoop::Impl::UpdateAssignment() {
+  auto [topics, version] = self.topics_.Current();
+  auto [paused, paused_version] = self.paused_.Current();
+  if (version == topics_version && paused_version == paused_version_seen) return Status::Ok();
+  std::map<std::pair<std::string, std::int32_t>, std::string> wanted;
+  for (const auto& t : *topics) {
+    if (paused.contains(t.source)) continue;
+    for (std::int32_t p = 0; p < t.partitions; ++p) wanted[{t.source, p}] = t.target;
+  }
+  std::vector<Flow> added;
+  const std::vector<PartitionStatus> published = self.stats_.Partitions();
+  for (const auto& [key, target] : wanted) {
+    if (flows.contains(key)) continue;
+    Flow f;
+    f.source = {key.first, key.second};
+    f.target_topic = target;
+    for (const auto& p : published) {  // an error is still worth showing after a restart
+      if (p.source_topic == key.first && p.partition == key.second) f.last_error = p.last_error;
+    }
+    added.push_back(std::move(f));
+  }
+  PartitionList removed = NewPartitionList();
+  for (auto it = flows.begin(); it != flows.end();) {
+    if (wanted.contains(it->first) || it->second.in_flight > 0 || !it->second.runs.empty()) {
+      ++it;
+      continue;
+    }
+    spdlog::info("{}: {}; stopped copying", PartitionName(it->first.first, it->first.second),
+                 paused.contains(it->first.first) ? "paused" : "no longer at the source");
+    rd_kafka_topic_partition_list_add(removed.get(), it->first.first.c_str(), it->first.second);
+    it = flows.erase(it);
+  }
+  if (removed->cnt > 0) {
+    KafkaError error(rd_kafka_incremental_unassign(consumer.get(), removed.get()));
+  }
+  if (auto st = StartFlows(std::move(added)); !st.ok()) return st;
+  topics_version = version;
+  paused_version_seen = paused_version;
+  return Status::Ok();
+}
+
+Status CopyLoop::Impl::HandleOutOfRange(Flow& flow) {
+  const std::string name = PartitionName(flow.source.topic, flow.source.partition);
+  std::int64_t low = 0, high = 0;
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+      consumer.get(), flow.source.topic.c_str(), flow.source.partition, &low, &high,
+      static_cast<int>(kTimeout.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaStatus(err, "watermarks of " + name);
+  const std::int64_t position = flow.consumed;
+  if (position >= 0 && position < low) {
+    self.stats_.records_lost.fetch_add(low - position);
+    flow.last_error = {std::to_string(low - position) + " records (offsets " +
+                           std::to_string(position) + ".." + std::to_string(low - 1) +
+                           ") deleted by the source's retention before they were copied",
+                       WallClockMs()};
+    spdlog::error("{}: {} records (offsets {}..{}) were deleted by the source's retention "
+                  "before they were copied; they are missing on the target",
+                  name, low - position, position, low - 1);
+  } else if (position > high) {
+    self.stats_.source_resets.fetch_add(1);
+    flow.reset = true;
+    flow.last_error = {"the source partition was re-created or truncated (ends at " +
+                           std::to_string(high) + ", " + std::to_string(position) +
+                           " already copied)",
+                       WallClockMs()};
+    spdlog::error("{}: the source partition ends at {} but offsets up to {} were already "
+                  "copied: the topic was re-created or truncated at the source; copying the "
+                  "new log from its start ({}) after what is on the target",
+                  name, high, position, low);
+  }
+  // With auto.offset.reset=error librdkafka has stopped fetching the partition by now, and
+  // a seek does not restart a stopped partition (rd_kafka_seek_partitions() succeeds but
+  // fails that partition with _STATE): assign it again at the new position instead.
+  PartitionList at = NewPartitionList(1);
+  rd_kafka_topic_partition_list_add(at.get(), flow.source.topic.c_str(), flow.source.partition)
+      ->offset = low;
+  if (KafkaError error(rd_kafka_incremental_unassign(consumer.get(), at.get())); error) {
+    return Status::Unavailable("re-assigning " + name + ": " +
+                               rd_kafka_error_string(error.get()));
+  }
+  if (KafkaError error(rd_kafka_incremental_assign(consumer.get(), at.get())); error) {
+    return Status::Unavailable("re-assigning " + name + ": " +
+                               rd_kafka_error_string(error.get()));
+  }
+  flow.consumed = low;
+  return Status::Ok();
+}
+
+}  // namespace tern::replicator
