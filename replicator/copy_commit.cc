@@ -56,7 +56,23 @@ void CopyLoop::Impl::PublishStatus() {
   self.stats_.PublishPartitions(std::move(out));
 }
 
+void CopyLoop::Impl::StepOverControlRecords() {
+  if (flows.empty()) return;
+  PartitionList positions = NewPartitionList(static_cast<int>(flows.size()));
+  for (const auto& [key, f] : flows) {
+    rd_kafka_topic_partition_list_add(positions.get(), key.first.c_str(), key.second);
+  }
+  if (rd_kafka_position(consumer.get(), positions.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  for (int i = 0; i < positions->cnt; ++i) {
+    const auto& tp = positions->elems[i];
+    if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR || tp.offset < 0) continue;
+    Flow* flow = FindFlow(tp.topic, tp.partition);
+    if (flow != nullptr && tp.offset > flow->consumed) flow->consumed = tp.offset;
+  }
+}
+
 Status CopyLoop::Impl::Commit() {
+  StepOverControlRecords();
   if (exactly_once) {
     bool changed = false;
     for (const auto& [key, f] : flows) changed |= f.consumed != f.committed || f.reset;

@@ -123,6 +123,11 @@ struct CopyLoop::Impl {
   // Publishes each flow's progress and the source end librdkafka last saw (no request).
   void PublishStatus();
 
+  // A read_committed consumer never returns transaction markers (nor aborted records), so
+  // the last record's offset + 1 stops short of the source's end; the consumer's position
+  // steps over them. Moves each flow's `consumed` up to it.
+  void StepOverControlRecords();
+
   // Commits progress: exactly-once, as a transaction; at-least-once, after delivery.
   Status Commit();
 

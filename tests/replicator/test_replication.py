@@ -233,6 +233,35 @@ TERN_TOPICS = {"tern-alpha": 2, "tern-beta": 3}
 TERN_TOTAL = 20_000
 
 
+@pytest.mark.timeout(300)
+def test_transactional_source_is_copied_without_aborted_records_and_progress_reaches_its_end(
+        kafka_pair, replicator):
+    """A source written in transactions (one aborted): only committed records arrive, and the
+    committed progress reaches the source's end offset — past the trailing commit markers,
+    which a read_committed consumer never returns — so the lag is 0, not 1."""
+    from confluent_kafka import Producer
+    src, dst = kafka_pair.source.bootstrap, kafka_pair.target.bootstrap
+    topic = "txn-source"
+    create_topic(src, topic, 2)
+    p = Producer({"bootstrap.servers": src, "transactional.id": "tern-tests.txn-source"})
+    p.init_transactions(30)
+    expected = {0: [], 1: []}
+    for t in range(6):
+        p.begin_transaction()
+        for n in range(50):
+            value = f"t{t}-{n}".encode()
+            p.produce(topic, value=value, partition=n % 2)
+            if t != 3:
+                expected[n % 2].append(value)
+        if t == 3:
+            p.abort_transaction(30)
+        else:
+            p.commit_transaction(30)
+    wait_caught_up(replicator, {topic: f"src.{topic}"}, timeout=120)
+    target = consume_all(dst, f"src.{topic}")
+    assert {part: [r.value for r in recs] for part, recs in target.items()} == expected
+
+
 @pytest.fixture(scope="module")
 def tern_source(tmp_path_factory):
     broker = TernBroker(tmp_path_factory.mktemp("tern")).start()
