@@ -70,6 +70,9 @@ TEST(ReplicatorConfigTest, UnsetFieldsTakeTheirDefaults) {
   EXPECT_EQ(v.naming, NamingPolicy::kIdentity);
   EXPECT_EQ(v.delivery, DeliveryMode::kExactlyOnce);
   EXPECT_FALSE(v.grpc_listen.has_value());
+  EXPECT_EQ(v.grpc_tls_cert_file, "");
+  EXPECT_EQ(v.grpc_tls_key_file, "");
+  EXPECT_EQ(v.grpc_token_file, "");
   EXPECT_FALSE(v.metrics_listen.has_value());
   EXPECT_EQ(v.discovery_interval_ms, 5000);
   EXPECT_EQ(v.group_sync_interval_ms, 5000);
@@ -109,6 +112,9 @@ TEST(ReplicatorConfigTest, ExampleFileParsesToTheDefaults) {
   EXPECT_EQ(v.naming, defaults.naming);
   EXPECT_EQ(v.delivery, defaults.delivery);
   EXPECT_EQ(v.grpc_listen, defaults.grpc_listen);
+  EXPECT_EQ(v.grpc_tls_cert_file, defaults.grpc_tls_cert_file);
+  EXPECT_EQ(v.grpc_tls_key_file, defaults.grpc_tls_key_file);
+  EXPECT_EQ(v.grpc_token_file, defaults.grpc_token_file);
   EXPECT_EQ(v.metrics_listen, defaults.metrics_listen);
   EXPECT_EQ(v.discovery_interval_ms, defaults.discovery_interval_ms);
   EXPECT_EQ(v.group_sync_interval_ms, defaults.group_sync_interval_ms);
@@ -140,6 +146,10 @@ delivery: at-least-once
 state_dir: /var/lib/tern-replicator
 grpc:
   listen: 0.0.0.0:7171
+  tls:
+    cert_file: /etc/tern/grpc.crt
+    key_file: /etc/tern/grpc.key
+  token_file: /etc/tern/grpc-token
 metrics:
   listen: "[::1]:9465"
 discovery:
@@ -171,6 +181,9 @@ transactional_id: replicator-a
   EXPECT_EQ(v.delivery, DeliveryMode::kAtLeastOnce);
   EXPECT_EQ(v.state_dir, "/var/lib/tern-replicator");
   EXPECT_EQ(v.grpc_listen, (HostPort{"0.0.0.0", 7171}));
+  EXPECT_EQ(v.grpc_tls_cert_file, "/etc/tern/grpc.crt");
+  EXPECT_EQ(v.grpc_tls_key_file, "/etc/tern/grpc.key");
+  EXPECT_EQ(v.grpc_token_file, "/etc/tern/grpc-token");
   EXPECT_EQ(v.metrics_listen, (HostPort{"::1", 9465}));
   EXPECT_EQ(v.discovery_interval_ms, 100);
   EXPECT_EQ(v.group_sync_interval_ms, 3600000);
@@ -225,8 +238,10 @@ TEST(ReplicatorConfigTest, ErrorsStartWithTheSourceName) {
 TEST(ReplicatorConfigTest, UnknownFieldsAreNamedAtEveryLevel) {
   EXPECT_THAT(ErrorOf(With("discovery: { interval: 5 }\n")),
               HasSubstr("unknown field 'discovery.interval'"));
-  EXPECT_THAT(ErrorOf(With("grpc: { listen: \"h:1\", tls: true }\n")),
-              HasSubstr("unknown field 'grpc.tls'"));
+  EXPECT_THAT(ErrorOf(With("grpc: { listen: \"h:1\", tokens: t }\n")),
+              HasSubstr("unknown field 'grpc.tokens'"));
+  EXPECT_THAT(ErrorOf(With("grpc: { tls: { cert_file: c, key_file: k, ca_file: a } }\n")),
+              HasSubstr("unknown field 'grpc.tls.ca_file'"));
   EXPECT_THAT(ErrorOf(With("metrics: { port: 9464 }\n")), HasSubstr("unknown field 'metrics.port'"));
   EXPECT_THAT(ErrorOf(With("topics: { includes: [a] }\n")),
               HasSubstr("unknown field 'topics.includes'"));
@@ -253,6 +268,12 @@ TEST(ReplicatorConfigTest, WrongTypesAreNamed) {
   EXPECT_THAT(ErrorOf(With("offset_syncs: { location: both }\n")),
               HasSubstr("field 'offset_syncs.location': expected target or source, got 'both'"));
   EXPECT_THAT(ErrorOf(With("grpc: { listen: nowhere }\n")), HasSubstr("field 'grpc.listen': "));
+  EXPECT_THAT(ErrorOf(With("grpc: { tls: true }\n")),
+              HasSubstr("field 'grpc.tls': expected a mapping"));
+  EXPECT_THAT(ErrorOf(With("grpc: { tls: { cert_file: [a], key_file: k } }\n")),
+              HasSubstr("field 'grpc.tls.cert_file': expected a string"));
+  EXPECT_THAT(ErrorOf(With("grpc: { token_file: { path: t } }\n")),
+              HasSubstr("field 'grpc.token_file': expected a string"));
   EXPECT_THAT(ErrorOf(With("metrics: { listen: [a] }\n")),
               HasSubstr("field 'metrics.listen': expected HOST:PORT"));
   EXPECT_THAT(ErrorOf(With("discovery: 5000\n")),
@@ -342,6 +363,17 @@ TEST(ReplicatorConfigTest, SourceAndTargetAliasesMustDiffer) {
               HasSubstr("field 'target.alias': 'dc' is also the source's alias"));
 }
 
+TEST(ReplicatorConfigTest, TlsNeedsBothFilesOrNeither) {
+  EXPECT_EQ(ErrorOf(With("grpc: { tls: { cert_file: /c.pem } }\n")),
+            "replicator.yaml: field 'grpc.tls.key_file': a value is required with "
+            "grpc.tls.cert_file");
+  EXPECT_EQ(ErrorOf(With("grpc: { tls: { key_file: /k.pem, cert_file: \"\" } }\n")),
+            "replicator.yaml: field 'grpc.tls.cert_file': a value is required with "
+            "grpc.tls.key_file");
+  EXPECT_EQ(ErrorOf(With("grpc: { tls: { cert_file: /c.pem, key_file: /k.pem } }\n")), "");
+  EXPECT_EQ(ErrorOf(With("grpc: { tls: { cert_file: \"\", key_file: \"\" } }\n")), "");
+}
+
 TEST(ReplicatorConfigTest, EmptyTransactionalIdTakesTheDefault) {
   auto c = ParseReplicatorConfig(With("transactional_id: \"\"\n"), "r.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -369,6 +401,80 @@ TEST(ReplicatorConfigTest, LoadsTheExampleFile) {
                                 "/config/tern-replicator.example.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c.value().source.alias, "us-east");
+}
+
+// A file in the test's temporary directory holding `text`; returns its path.
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  return path;
+}
+
+TEST(GrpcSecretsTest, NothingConfiguredReadsNothing) {
+  auto secrets = ReadGrpcSecrets(ReplicatorConfig{});
+  ASSERT_TRUE(secrets.ok()) << secrets.status().ToString();
+  EXPECT_EQ(secrets.value().token, "");
+  EXPECT_EQ(secrets.value().cert_pem, "");
+  EXPECT_EQ(secrets.value().key_pem, "");
+}
+
+TEST(GrpcSecretsTest, TokenIsTrimmedAndFilesAreReadWhole) {
+  ReplicatorConfig config;
+  config.grpc_token_file = WriteFile("token-trimmed", "  s3cr.et-Tok3n/+=\r\n\n");
+  config.grpc_tls_cert_file = WriteFile("cert.pem", "-----BEGIN CERTIFICATE-----\nAA\n");
+  config.grpc_tls_key_file = WriteFile("key.pem", "-----BEGIN PRIVATE KEY-----\nBB\n");
+  auto secrets = ReadGrpcSecrets(config);
+  ASSERT_TRUE(secrets.ok()) << secrets.status().ToString();
+  EXPECT_EQ(secrets.value().token, "s3cr.et-Tok3n/+=");
+  EXPECT_EQ(secrets.value().cert_pem, "-----BEGIN CERTIFICATE-----\nAA\n");
+  EXPECT_EQ(secrets.value().key_pem, "-----BEGIN PRIVATE KEY-----\nBB\n");
+}
+
+TEST(GrpcSecretsTest, EmptyOrBlankTokenFileIsRefused) {
+  for (const char* text : {"", " \n\t\n"}) {
+    ReplicatorConfig config;
+    config.grpc_token_file = WriteFile("token-blank", text);
+    auto secrets = ReadGrpcSecrets(config);
+    ASSERT_FALSE(secrets.ok());
+    EXPECT_EQ(secrets.status().code(), Status::Code::kInvalidArgument);
+    EXPECT_EQ(secrets.status().message(),
+              "field 'grpc.token_file': '" + config.grpc_token_file + "' holds no token");
+  }
+}
+
+TEST(GrpcSecretsTest, TokenWithSpaceOrControlCharacterInsideIsRefused) {
+  for (const char* text : {"two words\n", "line\none", "tab\there", "nul\x01"}) {
+    ReplicatorConfig config;
+    config.grpc_token_file = WriteFile("token-bad", text);
+    auto secrets = ReadGrpcSecrets(config);
+    ASSERT_FALSE(secrets.ok()) << text;
+    EXPECT_THAT(secrets.status().message(),
+                StartsWith("field 'grpc.token_file': the token in '" + config.grpc_token_file +
+                           "' has whitespace or control characters inside"));
+    EXPECT_THAT(secrets.status().message(), ::testing::Not(HasSubstr("words")));
+  }
+}
+
+TEST(GrpcSecretsTest, UnreadableFilesAreNamedWithTheirField) {
+  ReplicatorConfig config;
+  config.grpc_token_file = "/nonexistent/token";
+  EXPECT_EQ(ReadGrpcSecrets(config).status().message(),
+            "field 'grpc.token_file': cannot read '/nonexistent/token'");
+
+  config.grpc_token_file = ::testing::TempDir();
+  EXPECT_THAT(ReadGrpcSecrets(config).status().message(),
+              HasSubstr("field 'grpc.token_file': '" + ::testing::TempDir() + "' is a directory"));
+
+  config.grpc_token_file.clear();
+  config.grpc_tls_cert_file = "/nonexistent/cert.pem";
+  config.grpc_tls_key_file = WriteFile("key-ok.pem", "key");
+  EXPECT_EQ(ReadGrpcSecrets(config).status().message(),
+            "field 'grpc.tls.cert_file': cannot read '/nonexistent/cert.pem'");
+
+  config.grpc_tls_cert_file = WriteFile("cert-ok.pem", "cert");
+  config.grpc_tls_key_file = WriteFile("key-empty.pem", "\n");
+  EXPECT_EQ(ReadGrpcSecrets(config).status().message(),
+            "field 'grpc.tls.key_file': '" + config.grpc_tls_key_file + "' is empty");
 }
 
 TEST(NameFilterTest, IncludeMatchesTheWholeName) {

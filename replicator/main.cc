@@ -11,6 +11,7 @@
 #include "config/command_line.h"
 #include "config/program_flags.h"
 #include "config/replicator_config.h"
+#include "replicator/api/server.h"
 #include "replicator/engine.h"
 #include "replicator/kafka_client.h"
 #include "replicator/prometheus_metrics.h"
@@ -19,8 +20,8 @@
 namespace {
 
 constexpr const char* kProgram = "tern-replicator";
-constexpr int kConfigError = 2;
-constexpr int kStopSeconds = 30;  // a clean stop takes at most this long  // the exit code of a bad command line or configuration file
+constexpr int kConfigError = 2;   // the exit code of a bad command line or configuration file
+constexpr int kStopSeconds = 30;  // a clean stop takes at most this long
 
 int Fail(const std::string& what, int exit_code = 1) {
   std::cerr << kProgram << ": error: " << what << '\n';
@@ -47,6 +48,14 @@ int main(int argc, char** argv) {
       return Fail(st.message(), kConfigError);
     }
   }
+  tern::GrpcSecrets grpc_secrets;
+  if (config.grpc_listen) {
+    auto secrets = tern::ReadGrpcSecrets(config);
+    if (!secrets.ok()) {
+      return Fail(flags.config_file + ": " + secrets.status().message(), kConfigError);
+    }
+    grpc_secrets = std::move(secrets).value();
+  }
 
   // Signals are taken by sigwait below, never by a replication thread.
   sigset_t signals;
@@ -71,6 +80,17 @@ int main(int argc, char** argv) {
     metrics = std::move(server).value();
     spdlog::info("metrics on http://{}/metrics", config.metrics_listen->ToString());
   }
+  // Listening before the engine starts: a second instance with the same config fails here,
+  // before its transactional producer could fence the running one.
+  std::unique_ptr<tern::replicator::api::ApiServer> api;
+  if (config.grpc_listen) {
+    auto server = tern::replicator::api::StartApiServer(*config.grpc_listen, grpc_secrets, engine);
+    if (!server.ok()) return Fail(server.status().message());
+    api = std::move(server).value();
+    spdlog::info("gRPC API on {}{}{}", config.grpc_listen->ToString(),
+                 grpc_secrets.cert_pem.empty() ? "" : " (TLS)",
+                 grpc_secrets.token.empty() ? "" : " (bearer token required)");
+  }
   engine.Start();
   int signal = 0;
   sigwait(&signals, &signal);
@@ -87,6 +107,7 @@ int main(int argc, char** argv) {
     std::_Exit(again > 0 ? 130 : 1);
   });
   watchdog.detach();
+  api.reset();  // ends WatchProgress streams; health turns NOT_SERVING
   engine.Stop();
   return 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes a Debian machine ready to build and test Tern: Debian packages, a Python venv with the
-# test clients, and Apache Kafka's jars (broker, CLI tools, MirrorMaker 2) from Maven.
+# test clients, Apache Kafka's jars (broker, CLI tools, MirrorMaker 2) from Maven, and grpcurl
+# and buf (built with Go, which must be installed: Debian 12's golang-go is too old for them).
 # Idempotent, and quick when everything is already there.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -64,6 +65,29 @@ install_peers() {
     -Dmirrormaker.version="$MIRRORMAKER_VERSION" -Dlog4j.version="$LOG4J_VERSION"
 }
 
+# install_go_tool NAME PACKAGE VERSION: builds a Go program from source into $TERN_GO_TOOLS
+# with `go install`; rebuilt only when its version changes.
+install_go_tool() {
+  local name=$1 package=$2 version=$3 stamp=$TERN_GO_TOOLS/.$1-version go tmp
+  if [ -x "$TERN_GO_TOOLS/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
+    return
+  fi
+  go=$(command -v go || true)
+  [ -n "$go" ] || [ ! -x /usr/local/go/bin/go ] || go=/usr/local/go/bin/go
+  [ -n "$go" ] || die "go is missing: install Go 1.25 or newer and put it on PATH; it builds \
+$name, which the tests call"
+  say "building $name $version into $TERN_GO_TOOLS"
+  mkdir -p "$TERN_GO_TOOLS"
+  tmp=$(mktemp -d)
+  GOBIN=$tmp GOFLAGS=-buildvcs=false "$go" install "$package@$version"
+  mv "$tmp/$(basename "$package")" "$TERN_GO_TOOLS/$name"
+  rm -rf "$tmp"
+  printf '%s\n' "$version" >"$stamp"
+}
+
 install_debian_packages
 install_python_venv
 install_peers
+# grpcurl calls the replicator's gRPC API in the tests; buf lints the proto files.
+install_go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
+install_go_tool buf github.com/bufbuild/buf/cmd/buf "$BUF_VERSION"

@@ -7,6 +7,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("TERN_BUILD", ROOT / "build"))
 BIN = BUILD / "bin"
 KAFKA_TOOLS = ROOT / "scripts" / "peers" / "bin"
+CACHE = Path(os.environ.get("TERN_CACHE", Path.home() / ".cache" / "tern"))
+GO_TOOLS = Path(os.environ.get("TERN_GO_TOOLS", CACHE / "go-tools" / "bin"))
 
 
 def program(name: str) -> Path:
@@ -14,6 +16,14 @@ def program(name: str) -> Path:
     path = BIN / name
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: build with scripts/build.sh")
+    return path
+
+
+def go_tool(name: str) -> Path:
+    """Path of a Go tool scripts/setup.sh builds (grpcurl); fails clearly if it is missing."""
+    path = GO_TOOLS / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run scripts/setup.sh")
     return path
 
 
