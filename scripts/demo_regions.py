@@ -1,7 +1,8 @@
 """Tern's main job on one machine: two regions, each a tern-broker, and tern-replicator between
 them. A sample producer writes orders in region us-east; a consumer group reads them in region
-eu-west. Every few seconds one line shows what was produced, replicated and consumed, and the
-replicator's lag. Ctrl-C stops everything cleanly.
+eu-west. `ternctl watch` shows replication live over the replicator's gRPC API (on a terminal,
+a redrawn screen; otherwise a line per second, between the demo's own lines of what was
+produced and read). Ctrl-C stops everything cleanly.
 
 Run through scripts/demo, which installs and builds first. `--seconds N` stops after N
 seconds and exits non-zero unless every produced record reached the other region.
@@ -86,7 +87,8 @@ def scrape(port: int, name: str) -> float | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-port", type=int, default=9092,
-                        help="region us-east on this port, eu-west on +1, metrics on +372")
+                        help="region us-east on this port, eu-west on +1, metrics on +372, "
+                             "the replicator's gRPC API on +373")
     parser.add_argument("--workdir", type=Path, default=ROOT / "demo-data")
     parser.add_argument("--rate", type=int, default=20, help="orders produced per second")
     parser.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl-C)")
@@ -95,6 +97,8 @@ def main() -> int:
     east = Region("us-east", args.base_port, args.workdir / "us-east")
     west = Region("eu-west", args.base_port + 1, args.workdir / "eu-west")
     metrics_port = args.base_port + 372
+    grpc_address = f"127.0.0.1:{args.base_port + 373}"
+    on_terminal = sys.stdout.isatty()
     procs: list[subprocess.Popen] = []
     stopping = False
 
@@ -104,6 +108,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    producer = consumer = admin = None
     try:
         for region in (east, west):
             region.start()
@@ -129,6 +134,7 @@ def main() -> int:
             "discovery": {"interval_ms": 1000},
             "groups_sync": {"interval_ms": 1000},
             "metrics": {"listen": f"127.0.0.1:{metrics_port}"},
+            "grpc": {"listen": grpc_address},
         }
         config_path = args.workdir / "tern-replicator.yaml"
         config_path.write_text(json.dumps(config, indent=2))
@@ -138,8 +144,19 @@ def main() -> int:
                                       start_new_session=True)
         procs.append(replicator)
         say(f"tern-replicator {east.name} -> {west.name}, config {config_path}")
-        say(f"metrics: curl -s http://127.0.0.1:{metrics_port}/metrics | grep ^tern_")
-        say(f"logs in {args.workdir}; Ctrl-C stops")
+        hints = [f"metrics: curl -s http://127.0.0.1:{metrics_port}/metrics | grep ^tern_",
+                 f"gRPC API on {grpc_address}: {BIN / 'ternctl'} --server {grpc_address} "
+                 "status (or partitions, groups, translate, pause, resume)",
+                 f"logs in {args.workdir}; Ctrl-C stops"]
+        for hint in hints:
+            say(hint)
+        wait(lambda: port_open(args.base_port + 373), 30, "the replicator's gRPC API",
+             replicator)
+        if on_terminal:
+            time.sleep(3)  # time to read the hints before the live view takes the screen
+        watch = subprocess.Popen([BIN / "ternctl", "--server", grpc_address, "watch",
+                                  "--interval-ms", "1000"], start_new_session=True)
+        procs.insert(0, watch)
 
         producer = Producer({"bootstrap.servers": east.bootstrap, "linger.ms": 5})
         consumer = Consumer({"bootstrap.servers": west.bootstrap, "group.id": "demo-reader",
@@ -177,7 +194,7 @@ def main() -> int:
                 if m is not None and m.error() is None:
                     seen.add(m.value())
                     consumed = len(seen)
-            if now >= next_report:
+            if now >= next_report and not on_terminal:  # on a terminal, ternctl watch shows it
                 lag = scrape(metrics_port, "tern_replicator_lag_records")
                 replicated = scrape(metrics_port, "tern_replicator_records_replicated_total")
                 print(f"  produced in {east.name}: {acked:6d}   replicated: "
@@ -186,6 +203,15 @@ def main() -> int:
                 next_report = now + 2
 
         producer.flush(10)
+        if watch.poll() is None:
+            watch.send_signal(signal.SIGTERM)
+            watch.wait(10)
+        if on_terminal:
+            print()
+            for hint in hints[:2]:
+                say(hint.replace("Ctrl-C stops", ""))
+            if not args.seconds:
+                say(f"produced in {east.name} {acked}, read in {west.name} {consumed}")
         if args.seconds:
             # Let the last records cross, then check that every one of them did.
             deadline = time.monotonic() + 30
@@ -198,6 +224,10 @@ def main() -> int:
             return 0 if acked > 0 and consumed >= acked else 1
         return 0
     finally:
+        # The sample clients go first, so that they do not log the brokers going away.
+        if consumer is not None:
+            consumer.close()
+        producer = admin = None
         for p in reversed(procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -121,3 +122,7 @@ def test_two_region_demo_replicates_every_record(tmp_path):
         env={**os.environ, "TERN_BUILD": str(paths.BUILD)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "read in eu-west" in result.stdout
+    # ternctl watch ran beside it (a line per update when not on a terminal) and saw records
+    # replicated through the gRPC API.
+    watched = [int(n) for n in re.findall(r"RUNNING\s+replicated (\d+) records", result.stdout)]
+    assert watched and max(watched) > 0, result.stdout[-3000:]
