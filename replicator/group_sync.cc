@@ -13,9 +13,16 @@ namespace {
 constexpr std::chrono::milliseconds kTimeout{10000};
 
 
+// The admin clients of group sync are consumer handles with a group of their own that they
+// never join. librdkafka 2.0's ListConsumerGroupOffsets, answered NOT_COORDINATOR (a cluster
+// whose coordinator is still loading after a restart), asks the handle's own consumer group to
+// look up its coordinator again — a null dereference on a producer handle, which has no group.
 Result<KafkaHandle> NewAdmin(const std::string& name, const Settings& user,
-                             const std::string& client_id) {
-  return NewClient(RD_KAFKA_PRODUCER, name, user, {{"client.id", client_id}});
+                             const std::string& client_id, const std::string& own_group) {
+  return NewClient(RD_KAFKA_CONSUMER, name, user,
+                   {{"client.id", client_id},
+                    {"group.id", own_group},
+                    {"enable.auto.commit", "false"}});
 }
 
 }  // namespace
@@ -54,11 +61,12 @@ GroupSync::~GroupSync() {
 }
 
 Status GroupSync::Open() {
+  const std::string own_group = config_.transactional_id + ".group-sync";
   auto source = NewAdmin("source admin", config_.source.client,
-                         "tern-replicator." + config_.source.alias + ".groups");
+                         "tern-replicator." + config_.source.alias + ".groups", own_group);
   if (!source.ok()) return source.status();
   auto target = NewAdmin("target admin", config_.target.client,
-                         "tern-replicator." + config_.target.alias + ".groups");
+                         "tern-replicator." + config_.target.alias + ".groups", own_group);
   if (!target.ok()) return target.status();
   auto producer = NewClient(RD_KAFKA_PRODUCER, "target checkpoint producer",
                             config_.target.client,
