@@ -145,7 +145,11 @@ FieldMap Fields(ReplicatorConfig& c) {
                                     {"key_file", StringField(&c.grpc_tls_key_file)}})},
                    {"token_file", StringField(&c.grpc_token_file)},
                })},
-      {"metrics", Section({{"listen", HostPortField(&c.metrics_listen)}})},
+      {"metrics", Section({
+                      {"listen", HostPortField(&c.metrics_listen)},
+                      {"partition_lag", BoolField(&c.metrics_partition_lag)},
+                      {"partition_lag_limit", IntField(&c.metrics_partition_lag_limit, 1, 100000)},
+                  })},
       {"discovery", IntervalField(&c.discovery_interval_ms)},
       {"groups_sync", IntervalField(&c.group_sync_interval_ms)},
       {"heartbeats", IntervalField(&c.heartbeat_interval_ms)},

@@ -74,6 +74,12 @@ struct ReplicatorConfig {
   std::string grpc_token_file;
   // metrics.listen: HOST:PORT serving Prometheus /metrics. Unset disables it.
   std::optional<HostPort> metrics_listen;
+  // metrics.partition_lag: also expose lag per partition (tern_replicator_partition_lag_*),
+  // for the partitions with the most lag. Default false (per topic only).
+  bool metrics_partition_lag = false;
+  // metrics.partition_lag_limit: at most this many partitions get per-partition series.
+  // 1..100000. Default 100.
+  std::int32_t metrics_partition_lag_limit = 100;
   // discovery.interval_ms: how often source topics, partitions and configs are re-read.
   // Milliseconds, 100..3600000. Default 5000.
   std::int64_t discovery_interval_ms = 5000;

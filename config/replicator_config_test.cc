@@ -116,6 +116,8 @@ TEST(ReplicatorConfigTest, ExampleFileParsesToTheDefaults) {
   EXPECT_EQ(v.grpc_tls_key_file, defaults.grpc_tls_key_file);
   EXPECT_EQ(v.grpc_token_file, defaults.grpc_token_file);
   EXPECT_EQ(v.metrics_listen, defaults.metrics_listen);
+  EXPECT_EQ(v.metrics_partition_lag, defaults.metrics_partition_lag);
+  EXPECT_EQ(v.metrics_partition_lag_limit, defaults.metrics_partition_lag_limit);
   EXPECT_EQ(v.discovery_interval_ms, defaults.discovery_interval_ms);
   EXPECT_EQ(v.group_sync_interval_ms, defaults.group_sync_interval_ms);
   EXPECT_EQ(v.heartbeat_interval_ms, defaults.heartbeat_interval_ms);
@@ -152,6 +154,8 @@ grpc:
   token_file: /etc/tern/grpc-token
 metrics:
   listen: "[::1]:9465"
+  partition_lag: true
+  partition_lag_limit: 20
 discovery:
   interval_ms: 100
 groups_sync:
@@ -185,6 +189,8 @@ transactional_id: replicator-a
   EXPECT_EQ(v.grpc_tls_key_file, "/etc/tern/grpc.key");
   EXPECT_EQ(v.grpc_token_file, "/etc/tern/grpc-token");
   EXPECT_EQ(v.metrics_listen, (HostPort{"::1", 9465}));
+  EXPECT_TRUE(v.metrics_partition_lag);
+  EXPECT_EQ(v.metrics_partition_lag_limit, 20);
   EXPECT_EQ(v.discovery_interval_ms, 100);
   EXPECT_EQ(v.group_sync_interval_ms, 3600000);
   EXPECT_EQ(v.heartbeat_interval_ms, 2500);
@@ -276,6 +282,10 @@ TEST(ReplicatorConfigTest, WrongTypesAreNamed) {
               HasSubstr("field 'grpc.token_file': expected a string"));
   EXPECT_THAT(ErrorOf(With("metrics: { listen: [a] }\n")),
               HasSubstr("field 'metrics.listen': expected HOST:PORT"));
+  EXPECT_THAT(ErrorOf(With("metrics: { partition_lag_limit: 0 }\n")),
+              HasSubstr("field 'metrics.partition_lag_limit'"));
+  EXPECT_THAT(ErrorOf(With("metrics: { partition_lag: maybe }\n")),
+              HasSubstr("field 'metrics.partition_lag'"));
   EXPECT_THAT(ErrorOf(With("discovery: 5000\n")),
               HasSubstr("field 'discovery': expected a mapping"));
   EXPECT_THAT(ErrorOf(With("transactional_id: [a]\n")),

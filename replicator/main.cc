@@ -75,7 +75,10 @@ int main(int argc, char** argv) {
   tern::replicator::Engine engine(config, std::move(store).value());
   std::unique_ptr<tern::replicator::MetricsServer> metrics;
   if (config.metrics_listen) {
-    auto server = tern::replicator::StartMetricsServer(*config.metrics_listen, engine.stats());
+    const tern::replicator::MetricsOptions options{config.metrics_partition_lag,
+                                                   config.metrics_partition_lag_limit};
+    auto server =
+        tern::replicator::StartMetricsServer(*config.metrics_listen, engine.stats(), options);
     if (!server.ok()) return Fail(server.status().message());
     metrics = std::move(server).value();
     spdlog::info("metrics on http://{}/metrics", config.metrics_listen->ToString());

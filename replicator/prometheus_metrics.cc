@@ -4,7 +4,9 @@
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
 
+#include <algorithm>
 #include <limits>
+#include <tuple>
 #include <map>
 #include <utility>
 
@@ -32,7 +34,8 @@ MetricFamily Gauge(const char* name, const char* help, double value) {
 
 class StatsCollector final : public prometheus::Collectable {
  public:
-  explicit StatsCollector(const EngineStats& stats) : stats_(stats) {}
+  StatsCollector(const EngineStats& stats, const MetricsOptions& options)
+      : stats_(stats), options_(options) {}
 
   std::vector<MetricFamily> Collect() const override {
     const EngineStats& s = stats_;
@@ -75,6 +78,7 @@ class StatsCollector final : public prometheus::Collectable {
                         static_cast<double>(s.last_group_sync_ms.load()) / 1000.0));
     out.push_back(Latency());
     AddLag(out);
+    if (options_.partition_lag) AddPartitionLag(out);
     AddClusters(out);
     AddErrors(out);
     ClientMetric info;
@@ -167,13 +171,11 @@ class StatsCollector final : public prometheus::Collectable {
     for (const auto& p : stats_.Partitions()) {
       TopicLag& t = topics[p.source_topic];
       t.partitions += 1;
-      if (p.source_end < 0 || p.replicated < 0) continue;
+      const std::int64_t lag = LagRecords(p);
+      if (lag < 0) continue;
       t.known = true;
-      const std::int64_t lag = std::max<std::int64_t>(p.source_end - p.replicated, 0);
       t.records += static_cast<double>(lag);
-      if (lag > 0 && p.last_timestamp_ms > 0) {
-        t.seconds = std::max(t.seconds, static_cast<double>(now_ms - p.last_timestamp_ms) / 1e3);
-      }
+      t.seconds = std::max(t.seconds, LagSeconds(p, now_ms));
     }
     MetricFamily records{"tern_replicator_lag_records",
                          "Source records not yet replicated, per source topic",
@@ -202,13 +204,58 @@ class StatsCollector final : public prometheus::Collectable {
     out.push_back(std::move(partitions));
   }
 
+  // Lag per partition (metrics.partition_lag), for the `limit` partitions with the most lag:
+  // the series stay bounded however many partitions are replicated.
+  void AddPartitionLag(std::vector<MetricFamily>& out) const {
+    const std::int64_t now_ms = WallClockMs();
+    std::vector<PartitionStatus> known;
+    for (auto& p : stats_.Partitions()) {
+      if (LagRecords(p) >= 0) known.push_back(std::move(p));
+    }
+    std::sort(known.begin(), known.end(), [](const auto& a, const auto& b) {
+      const std::int64_t la = LagRecords(a), lb = LagRecords(b);
+      if (la != lb) return la > lb;
+      return std::tie(a.source_topic, a.partition) < std::tie(b.source_topic, b.partition);
+    });
+    const std::size_t shown = std::min<std::size_t>(known.size(), options_.partition_lag_limit);
+    MetricFamily records{"tern_replicator_partition_lag_records",
+                         "Source records not yet replicated, per partition (the partitions "
+                         "with the most lag, up to metrics.partition_lag_limit)",
+                         MetricType::Gauge,
+                         {}};
+    MetricFamily seconds{"tern_replicator_partition_lag_seconds",
+                         "Age of the newest replicated record while records wait, per partition "
+                         "(the same partitions)",
+                         MetricType::Gauge,
+                         {}};
+    for (std::size_t i = 0; i < shown; ++i) {
+      const PartitionStatus& p = known[i];
+      ClientMetric m;
+      m.label = {{"topic", p.source_topic}, {"partition", std::to_string(p.partition)}};
+      m.gauge.value = static_cast<double>(LagRecords(p));
+      records.metric.push_back(m);
+      if (const double age = LagSeconds(p, now_ms); age >= 0) {
+        m.gauge.value = age;
+        seconds.metric.push_back(m);
+      }
+    }
+    out.push_back(std::move(records));
+    out.push_back(std::move(seconds));
+    out.push_back(Gauge("tern_replicator_partition_lag_omitted",
+                        "Partitions left out of the per-partition lag series by the limit",
+                        static_cast<double>(known.size() - shown)));
+  }
+
   const EngineStats& stats_;
+  const MetricsOptions options_;
 };
 
 class PrometheusServer final : public MetricsServer {
  public:
-  PrometheusServer(std::unique_ptr<prometheus::Exposer> exposer, const EngineStats& stats)
-      : exposer_(std::move(exposer)), collector_(std::make_shared<StatsCollector>(stats)) {
+  PrometheusServer(std::unique_ptr<prometheus::Exposer> exposer, const EngineStats& stats,
+                   const MetricsOptions& options)
+      : exposer_(std::move(exposer)),
+        collector_(std::make_shared<StatsCollector>(stats, options)) {
     exposer_->RegisterCollectable(collector_);
   }
 
@@ -220,7 +267,8 @@ class PrometheusServer final : public MetricsServer {
 }  // namespace
 
 Result<std::unique_ptr<MetricsServer>> StartMetricsServer(const HostPort& listen,
-                                                         const EngineStats& stats) {
+                                                         const EngineStats& stats,
+                                                         const MetricsOptions& options) {
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
     exposer = std::make_unique<prometheus::Exposer>(listen.ToString());
@@ -228,7 +276,7 @@ Result<std::unique_ptr<MetricsServer>> StartMetricsServer(const HostPort& listen
     return Status::IoError("cannot serve metrics on " + listen.ToString() + ": " + e.what());
   }
   return std::unique_ptr<MetricsServer>(
-      std::make_unique<PrometheusServer>(std::move(exposer), stats));
+      std::make_unique<PrometheusServer>(std::move(exposer), stats, options));
 }
 
 }  // namespace tern::replicator

@@ -2,6 +2,7 @@
 // EngineStats at scrape time. The one file of tern-replicator that sets up prometheus-cpp.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "common/host_port.h"
@@ -15,9 +16,15 @@ class MetricsServer {
   virtual ~MetricsServer() = default;
 };
 
+struct MetricsOptions {
+  bool partition_lag = false;             // metrics.partition_lag
+  std::int32_t partition_lag_limit = 100;  // metrics.partition_lag_limit
+};
+
 // Serves until the returned object is destroyed. Fails with IoError naming the address when it
 // cannot bind.
 Result<std::unique_ptr<MetricsServer>> StartMetricsServer(const HostPort& listen,
-                                                         const EngineStats& stats);
+                                                         const EngineStats& stats,
+                                                         const MetricsOptions& options);
 
 }  // namespace tern::replicator

@@ -42,7 +42,9 @@ def replicated(kafka_pair, tmp_path_factory):
     port = free_port()
     r = TernReplicator(tmp_path_factory.mktemp("replicator"),
                        ("src", kafka_pair.source.bootstrap), ("dst", kafka_pair.target.bootstrap),
-                       extra={"topics": {"include": ["metered"]}, "metrics": {"listen": f"127.0.0.1:{port}"}})
+                       extra={"topics": {"include": ["metered"]},
+                              "metrics": {"listen": f"127.0.0.1:{port}", "partition_lag": True,
+                                          "partition_lag_limit": 1}})
     r.start()
     wait_until(lambda: sample(scrape(port), "tern_replicator_records_replicated_total") == RECORDS,
                90, f"{RECORDS} records counted as replicated", alive=[r])
@@ -70,6 +72,31 @@ def test_counters_match_what_was_produced(replicated):
     assert sample(text, "tern_replicator_source_records_lost_total") == 0
     assert sample(text, "tern_replicator_commits_total") >= 1
     assert re.search(r'^tern_replicator_build_info\{version="[^"]+"\} 1$', text, re.MULTILINE)
+    for cluster in ("source", "target"):
+        assert sample(text, "tern_replicator_cluster_reachable", f'cluster="{cluster}"') == 1
+        assert sample(text, "tern_replicator_throttle_seconds_total",
+                      f'cluster="{cluster}"') == 0
+    for kind in ("copy_restart", "discovery", "group_sync", "offset_sync", "heartbeat"):
+        assert sample(text, "tern_replicator_errors_total", f'kind="{kind}"') == 0
+
+
+def test_partition_lag_is_capped_at_the_limit(replicated):
+    """metrics.partition_lag with a limit of 1 of the 2 partitions: one series, one omitted
+    (equal lag: the first partition by name wins)."""
+    r, port = replicated
+
+    def known() -> str | None:
+        text = scrape(port)
+        return text if sample(text, "tern_replicator_lag_records", 'topic="metered"') == 0 \
+            else None
+
+    text = wait_until(known, 30, "the lag of topic metered known and 0", alive=[r])
+    series = re.findall(r'^tern_replicator_partition_lag_records\{(.*)\} (\S+)$', text,
+                        re.MULTILINE)
+    assert len(series) == 1, series
+    assert sample(text, "tern_replicator_partition_lag_records",
+                  'topic="metered",partition="0"') == 0
+    assert sample(text, "tern_replicator_partition_lag_omitted") == 1
 
 
 def test_exposition_passes_promtool(replicated):
