@@ -171,6 +171,10 @@ asio::awaitable<Result<Reply>> HandleProduce(RequestContext& ctx, kafka::Reader&
       } else if (topic == nullptr) {
         p.error_code = kafka::Code(version >= 13 ? kafka::ErrorCode::kUnknownTopicId
                                                  : kafka::ErrorCode::kUnknownTopicOrPartition);
+      } else if (topic->internal) {
+        // As Kafka: only the broker writes its internal topics (__consumer_offsets).
+        p.error_code = kafka::Code(kafka::ErrorCode::kInvalidTopicException);
+        p.error_message = "cannot append to internal topic " + topic_data.name;
       } else if (partition_data.index < 0 ||
                  partition_data.index >= static_cast<std::int32_t>(topic->partitions.size())) {
         p.error_code = kafka::Code(kafka::ErrorCode::kUnknownTopicOrPartition);
