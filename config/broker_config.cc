@@ -56,6 +56,11 @@ FieldMap Fields(BrokerConfig& c) {
       {"offsets.retention_check_interval_ms",
        IntField(&c.offsets.retention_check_interval_ms, 1, kInt64Max)},
       {"offsets.metadata_max_bytes", IntField(&c.offsets.metadata_max_bytes, 0, kInt32Max)},
+      {"group.initial_rebalance_delay_ms",
+       IntField(&c.group.initial_rebalance_delay_ms, 0, kInt32Max)},
+      {"group.min_session_timeout_ms", IntField(&c.group.min_session_timeout_ms, 1, kInt32Max)},
+      {"group.max_session_timeout_ms", IntField(&c.group.max_session_timeout_ms, 1, kInt32Max)},
+      {"group.max_size", IntField(&c.group.max_size, 1, kInt32Max)},
   };
 }
 
@@ -68,6 +73,11 @@ Result<BrokerConfig> ParseBrokerConfig(std::string_view yaml, std::string_view s
     return yaml_fields::ApplyFlattened(root, "", fields);
   });
   if (!s.ok()) return s;
+  if (config.group.min_session_timeout_ms > config.group.max_session_timeout_ms) {
+    return Status::InvalidArgument(std::string(source) +
+                                   ": field 'group.min_session_timeout_ms' is larger than "
+                                   "'group.max_session_timeout_ms'");
+  }
   return config;
 }
 

@@ -55,6 +55,22 @@ struct BrokerOffsetsConfig {
   std::int32_t metadata_max_bytes = 4096;
 };
 
+// Consumer groups' membership (the classic protocol: JoinGroup, SyncGroup, Heartbeat).
+struct BrokerGroupConfig {
+  // initial_rebalance_delay_ms (group.initial.rebalance.delay.ms): the first rebalance of an
+  // empty group waits this long for more members, again while they keep arriving (up to the
+  // rebalance timeout). Milliseconds, 0 or more. Default 3000, Kafka's.
+  std::int32_t initial_rebalance_delay_ms = 3000;
+  // min_session_timeout_ms / max_session_timeout_ms (group.min.session.timeout.ms,
+  // group.max.session.timeout.ms): the session timeouts a member may ask for (others get
+  // INVALID_SESSION_TIMEOUT). Milliseconds. Defaults 6000 and 1800000, Kafka's.
+  std::int32_t min_session_timeout_ms = 6000;
+  std::int32_t max_session_timeout_ms = 1800000;
+  // max_size (group.max.size): members a group may have (more get GROUP_MAX_SIZE_REACHED).
+  // At least 1. Default 2147483647 (no limit), Kafka's.
+  std::int32_t max_size = 2147483647;
+};
+
 struct BrokerConfig {
   // node_id (node.id): this broker's id in Metadata responses. 0..2^31-1. Default 1.
   std::int32_t node_id = 1;
@@ -88,6 +104,8 @@ struct BrokerConfig {
   BrokerLogDefaults log;
   // offsets: committed consumer offsets (see BrokerOffsetsConfig).
   BrokerOffsetsConfig offsets;
+  // group: consumer groups' membership (see BrokerGroupConfig).
+  BrokerGroupConfig group;
   // metrics_listen: HOST:PORT serving Prometheus /metrics; unset disables. Default unset.
   std::optional<HostPort> metrics_listen;
 };

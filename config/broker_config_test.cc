@@ -38,6 +38,11 @@ TEST(BrokerConfigTest, ExampleFileParsesToTheDefaults) {
   EXPECT_EQ(c.value().offsets.retention_check_interval_ms,
             defaults.offsets.retention_check_interval_ms);
   EXPECT_EQ(c.value().offsets.metadata_max_bytes, defaults.offsets.metadata_max_bytes);
+  EXPECT_EQ(c.value().group.initial_rebalance_delay_ms,
+            defaults.group.initial_rebalance_delay_ms);
+  EXPECT_EQ(c.value().group.min_session_timeout_ms, defaults.group.min_session_timeout_ms);
+  EXPECT_EQ(c.value().group.max_session_timeout_ms, defaults.group.max_session_timeout_ms);
+  EXPECT_EQ(c.value().group.max_size, defaults.group.max_size);
   EXPECT_FALSE(c.value().listener.has_value());
   EXPECT_FALSE(c.value().metrics_listen.has_value());
 }
@@ -70,6 +75,11 @@ offsets:
   retention_minutes: 60
   retention_check_interval_ms: 5000
   metadata_max_bytes: 100
+group:
+  initial_rebalance_delay_ms: 0
+  min_session_timeout_ms: 1000
+  max_session_timeout_ms: 60000
+  max_size: 10
 )",
                              "all.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -98,6 +108,23 @@ offsets:
   EXPECT_EQ(v.offsets.retention_minutes, 60);
   EXPECT_EQ(v.offsets.retention_check_interval_ms, 5000);
   EXPECT_EQ(v.offsets.metadata_max_bytes, 100);
+  EXPECT_EQ(v.group.initial_rebalance_delay_ms, 0);
+  EXPECT_EQ(v.group.min_session_timeout_ms, 1000);
+  EXPECT_EQ(v.group.max_session_timeout_ms, 60000);
+  EXPECT_EQ(v.group.max_size, 10);
+}
+
+TEST(BrokerConfigTest, GroupDefaultsAreKafkas) {
+  auto c = ParseBrokerConfig("", "empty.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c.value().group.initial_rebalance_delay_ms, 3000);
+  EXPECT_EQ(c.value().group.min_session_timeout_ms, 6000);
+  EXPECT_EQ(c.value().group.max_session_timeout_ms, 1800000);
+  EXPECT_EQ(c.value().group.max_size, 2147483647);
+  auto crossed = ParseBrokerConfig(
+      "group:\n  min_session_timeout_ms: 9000\n  max_session_timeout_ms: 8000\n", "g.yaml");
+  ASSERT_FALSE(crossed.ok());
+  EXPECT_THAT(crossed.status().message(), HasSubstr("'group.min_session_timeout_ms'"));
 }
 
 TEST(BrokerConfigTest, OffsetsDefaultsAreKafkas) {

@@ -19,14 +19,6 @@ constexpr std::int16_t kFirstGroupIdNotFoundVersion = 9;
 
 }  // namespace
 
-std::string_view GroupStateName(GroupState state) {
-  switch (state) {
-    case GroupState::kEmpty: return "Empty";
-    case GroupState::kDead: return "Dead";
-  }
-  return "Dead";
-}
-
 kafka::ErrorCode WriteError(const Status& status) {
   if (status.code() == Status::Code::kTooLarge) return kafka::ErrorCode::kInvalidCommitOffsetSize;
   return kafka::ErrorCode::kCoordinatorNotAvailable;
@@ -35,7 +27,12 @@ kafka::ErrorCode WriteError(const Status& status) {
 GroupCoordinator::GroupCoordinator(std::unique_ptr<OffsetStore> offsets,
                                    const GroupCoordinatorConfig& config,
                                    asio::any_io_executor executor)
-    : offsets_(std::move(offsets)), config_(config), expiry_timer_(std::move(executor)) {}
+    : offsets_(std::move(offsets)),
+      config_(config),
+      membership_(*offsets_, config.membership, executor),
+      expiry_timer_(executor) {
+  membership_.Load(offsets_->TakeLoadedGroups());
+}
 
 Result<std::unique_ptr<GroupCoordinator>> GroupCoordinator::Open(const BrokerConfig& config,
                                                                  Topics& topics,
@@ -52,6 +49,10 @@ Result<std::unique_ptr<GroupCoordinator>> GroupCoordinator::Open(const BrokerCon
   c.offsets_retention_ms = config.offsets.retention_minutes * 60 * 1000;
   c.retention_check_interval_ms = config.offsets.retention_check_interval_ms;
   c.metadata_max_bytes = config.offsets.metadata_max_bytes;
+  c.membership.initial_rebalance_delay_ms = config.group.initial_rebalance_delay_ms;
+  c.membership.min_session_timeout_ms = config.group.min_session_timeout_ms;
+  c.membership.max_session_timeout_ms = config.group.max_session_timeout_ms;
+  c.membership.max_size = config.group.max_size;
   return std::make_unique<GroupCoordinator>(std::move(store).value(), c, std::move(executor));
 }
 
@@ -65,24 +66,31 @@ void GroupCoordinator::Stop() {
 }
 
 bool GroupCoordinator::Exists(const std::string& group) const {
-  return offsets_->Find(group) != nullptr || !offsets_->PendingKeys(group).empty();
+  return membership_.Find(group) != nullptr || offsets_->Find(group) != nullptr ||
+         !offsets_->PendingKeys(group).empty();
 }
 
 GroupState GroupCoordinator::StateOf(const std::string& group) const {
+  if (const ClassicGroup* g = membership_.Find(group)) return g->state();
   return offsets_->Find(group) != nullptr ? GroupState::kEmpty : GroupState::kDead;
 }
 
+std::string GroupCoordinator::ProtocolTypeOf(const std::string& group) const {
+  const ClassicGroup* g = membership_.Find(group);
+  if (g != nullptr && g->protocol_type().has_value()) return *g->protocol_type();
+  return std::string(kConsumerProtocolType);
+}
+
 std::vector<std::string> GroupCoordinator::Groups() const {
-  std::vector<std::string> out;
-  for (const auto& [group, topics] : offsets_->groups()) out.push_back(group);
-  return out;
+  std::set<std::string> out;
+  for (const auto& [group, topics] : offsets_->groups()) out.insert(group);
+  for (const auto& [group, g] : membership_.groups()) out.insert(group);
+  return {out.begin(), out.end()};
 }
 
 kafka::ErrorCode GroupCoordinator::ValidateOffsetCommit(
-    const std::string& group, std::int32_t generation,
-    [[maybe_unused]] const std::string& member_id,
-    [[maybe_unused]] const std::optional<std::string>& group_instance_id,
-    std::int16_t version) const {
+    const std::string& group, std::int32_t generation, const std::string& member_id,
+    const std::optional<std::string>& group_instance_id, std::int16_t version) {
   if (!Exists(group)) {
     // A commit without a generation creates a "simple" group; a generation needs a group
     // that a member joined.
@@ -90,10 +98,39 @@ kafka::ErrorCode GroupCoordinator::ValidateOffsetCommit(
     return version >= kFirstGroupIdNotFoundVersion ? kafka::ErrorCode::kGroupIdNotFound
                                                    : kafka::ErrorCode::kIllegalGeneration;
   }
-  // The group is empty: a commit without a generation is accepted whatever member or instance
-  // id it carries; one with a generation names a member, and there is none.
-  if (generation < 0) return kafka::ErrorCode::kNone;
-  return kafka::ErrorCode::kUnknownMemberId;
+  ClassicGroup* g = membership_.Find(group);
+  const bool empty = g == nullptr || g->state() == GroupState::kEmpty;
+  // Without a generation, from the admin client or a consumer that assigns itself partitions:
+  // only while no member could be committing the same partitions.
+  if (generation < 0 && empty) return kafka::ErrorCode::kNone;
+  if (generation >= 0 || !member_id.empty() || group_instance_id.has_value()) {
+    if (g == nullptr) return kafka::ErrorCode::kUnknownMemberId;
+    if (auto e = g->ValidateMember(member_id, group_instance_id); e != kafka::ErrorCode::kNone) {
+      return e;
+    }
+    if (generation != g->generation()) return kafka::ErrorCode::kIllegalGeneration;
+  } else if (!empty) {
+    return kafka::ErrorCode::kUnknownMemberId;
+  }
+  // The member has its generation's JoinGroup answer but the leader has not assigned yet: it
+  // will learn its partitions and commit again.
+  if (g->state() == GroupState::kCompletingRebalance) {
+    return kafka::ErrorCode::kRebalanceInProgress;
+  }
+  membership_.KeepAlive(*g, member_id);
+  return kafka::ErrorCode::kNone;
+}
+
+kafka::ErrorCode GroupCoordinator::OffsetDeleteError(const std::string& group) const {
+  const ClassicGroup* g = membership_.Find(group);
+  if (g == nullptr || g->state() == GroupState::kEmpty) return kafka::ErrorCode::kNone;
+  return g->protocol_type() == kConsumerProtocolType ? kafka::ErrorCode::kNone
+                                                     : kafka::ErrorCode::kNonEmptyGroup;
+}
+
+bool GroupCoordinator::SubscribedTo(const std::string& group, const std::string& topic) const {
+  const ClassicGroup* g = membership_.Find(group);
+  return g != nullptr && g->IsSubscribedTo(topic);
 }
 
 bool GroupCoordinator::MetadataFits(const std::optional<std::string>& metadata) const {
@@ -106,6 +143,10 @@ bool GroupCoordinator::MetadataFits(const std::optional<std::string>& metadata) 
 asio::awaitable<kafka::ErrorCode> GroupCoordinator::DeleteGroup(std::string group) {
   if (!Available(group)) co_return kafka::ErrorCode::kCoordinatorNotAvailable;
   if (!Exists(group)) co_return kafka::ErrorCode::kGroupIdNotFound;
+  if (StateOf(group) != GroupState::kEmpty) co_return kafka::ErrorCode::kNonEmptyGroup;
+  // Forgotten at once, as Kafka marks the group dead: a member joining meanwhile starts a
+  // new group, whose records follow the tombstone.
+  membership_.Forget(group);
   std::set<std::pair<std::string, std::int32_t>> keys;
   if (const GroupOffsets* offsets = offsets_->Find(group)) {
     for (const auto& [topic, partitions] : *offsets) {
@@ -171,16 +212,34 @@ asio::awaitable<std::size_t> GroupCoordinator::ExpireOffsets(std::int64_t now_ms
   std::vector<Expiry> expiries;
   for (const auto& [group, topics] : offsets_->groups()) {
     if (!Available(group)) continue;
+    const ClassicGroup* g = membership_.Find(group);
+    // Kafka's rule: a group without a protocol type (simple commits only) ages its offsets
+    // from their commit; an empty group from the time it became empty; a stable consumer
+    // group only the offsets of topics it no longer subscribes to, from their commit; any
+    // other group with members keeps them.
+    const bool typed = g != nullptr && g->protocol_type().has_value();
+    const bool empty = g == nullptr || g->state() == GroupState::kEmpty;
+    if (typed && !empty &&
+        !(g->state() == GroupState::kStable && g->protocol_type() == kConsumerProtocolType &&
+          g->subscribed_topics().has_value())) {
+      continue;
+    }
+    const std::int64_t empty_since =
+        typed && empty && g->state_timestamp_ms() >= 0 ? g->state_timestamp_ms() : -1;
     const auto pending_keys = offsets_->PendingKeys(group);
     const std::set<std::pair<std::string, std::int32_t>> pending(pending_keys.begin(),
                                                                  pending_keys.end());
-    Expiry e{group, {}, pending.empty()};
+    Expiry e{group, {}, pending.empty() && empty};
     for (const auto& [topic, partitions] : topics) {
+      if (g != nullptr && g->IsSubscribedTo(topic)) {
+        e.whole_group = false;
+        continue;
+      }
       for (const auto& [partition, value] : partitions) {
-        const bool expired =
-            value.expire_timestamp_ms >= 0
-                ? now_ms >= value.expire_timestamp_ms
-                : now_ms - value.commit_timestamp_ms >= config_.offsets_retention_ms;
+        const std::int64_t base = empty_since >= 0 ? empty_since : value.commit_timestamp_ms;
+        const bool expired = value.expire_timestamp_ms >= 0
+                                 ? now_ms >= value.expire_timestamp_ms
+                                 : now_ms - base >= config_.offsets_retention_ms;
         // A newer commit of the key is on its way: the tombstone would follow and delete it.
         if (expired && pending.count({topic, partition}) == 0) {
           e.tombstones.push_back(OffsetChange{topic, partition, std::nullopt});
@@ -200,10 +259,36 @@ asio::awaitable<std::size_t> GroupCoordinator::ExpireOffsets(std::int64_t now_ms
       continue;
     }
     removed += count;
+    if (e.whole_group && StateOf(e.group) == GroupState::kEmpty) membership_.Forget(e.group);
     spdlog::info("expired {} offsets of group {}{}", count, e.group,
                  e.whole_group ? "; the group is gone" : "");
   }
+  co_await DeleteEmptyGroups();
   co_return removed;
+}
+
+asio::awaitable<void> GroupCoordinator::DeleteEmptyGroups() {
+  std::vector<std::string> doomed;
+  for (const auto& [group, g] : membership_.groups()) {
+    // A group a member is about to join (it was given an id) is kept.
+    if (g->state() == GroupState::kEmpty && g->pending_join().empty() &&
+        offsets_->Find(group) == nullptr && offsets_->PendingKeys(group).empty() &&
+        Available(group)) {
+      doomed.push_back(group);
+    }
+  }
+  for (const auto& group : doomed) {
+    const Status s = co_await offsets_->Write(group, {}, true);
+    if (!s.ok()) {
+      spdlog::warn("deleting empty group {} failed: {}", group, s.ToString());
+      continue;
+    }
+    const ClassicGroup* g = membership_.Find(group);
+    if (g != nullptr && g->state() == GroupState::kEmpty) {
+      membership_.Forget(group);
+      spdlog::info("group {} is empty and has no offsets; it is gone", group);
+    }
+  }
 }
 
 asio::awaitable<void> GroupCoordinator::ExpiryLoop() {

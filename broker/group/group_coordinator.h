@@ -1,16 +1,20 @@
 // GroupCoordinator: this node's coordinator for every consumer group (a single-node cluster
-// coordinates all of them). It owns the committed offsets (offset_store.h) and decides what the
-// group APIs may do with them; group membership (JoinGroup, SyncGroup, Heartbeat, LeaveGroup)
-// is not served yet, so every group is a classic group without members:
-//   - a group exists while it has committed offsets, in state "Empty"; otherwise it is "Dead";
-//   - commits are accepted as Kafka accepts them from a member-less group: generation -1 and
-//     no member id (the admin client, simple and assign-mode consumers);
-//   - offsets of an empty group expire offsets.retention.minutes after their commit (or at the
-//     expiry time a v2-4 commit asked for), checked every offsets.retention.check.interval.ms,
-//     and a group whose offsets have all expired is gone;
+// coordinates all of them). It owns the committed offsets (offset_store.h) and the classic
+// groups' membership (group_membership.h), and decides what the group APIs may do with them:
+//   - a group exists while it has members, committed offsets, or the record of an earlier
+//     generation; its state is its membership's, "Empty" for a group with offsets only, and
+//     "Dead" when it does not exist;
+//   - commits are accepted as Kafka accepts them: generation -1 and no member while the group
+//     is empty (the admin client, simple and assign-mode consumers), otherwise from a member
+//     of the current generation (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID,
+//     REBALANCE_IN_PROGRESS while the leader assigns);
+//   - offsets expire offsets.retention.minutes after their commit (or at the expiry time a
+//     v2-4 commit asked for); those of an empty group with members before, that long after it
+//     became empty; those of a group with members never, except the topics a stable consumer
+//     group no longer subscribes to. Checked every offsets.retention.check.interval.ms; an
+//     empty group left without offsets is gone;
+//   - a group with members cannot be deleted (NON_EMPTY_GROUP);
 //   - the offsets of a deleted topic are removed from every group.
-// Membership will extend this class: the members and generation of each group, the state
-// machine, and with them NON_EMPTY_GROUP and the member checks of commits.
 //
 // Network thread only.
 #pragma once
@@ -25,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/group/classic_group.h"
+#include "broker/group/group_membership.h"
 #include "broker/group/offset_store.h"
 #include "config/broker_config.h"
 #include "kafka/error_code.h"
@@ -35,23 +41,20 @@ struct GroupCoordinatorConfig {
   std::int64_t offsets_retention_ms = 7LL * 24 * 60 * 60 * 1000;   // offsets.retention.minutes
   std::int64_t retention_check_interval_ms = 600000;  // offsets.retention.check.interval.ms
   std::int32_t metadata_max_bytes = 4096;               // offset.metadata.max.bytes
+  MembershipConfig membership;
 };
 
-// Kafka's group states, as ListGroups and DescribeGroups name them.
-enum class GroupState { kEmpty, kDead };
-std::string_view GroupStateName(GroupState state);
-
-// What ListGroups and DescribeGroups report for the groups served now.
-inline constexpr std::string_view kConsumerProtocolType = "consumer";
+// What ListGroups reports as every group's type.
 inline constexpr std::string_view kClassicGroupType = "classic";
 
 class GroupCoordinator {
  public:
+  // Rebuilds the groups' membership from the GroupMetadata records the store loaded.
   GroupCoordinator(std::unique_ptr<OffsetStore> offsets, const GroupCoordinatorConfig& config,
                    asio::any_io_executor executor);
   // Opens the offset store (creating __consumer_offsets, loading it) with the broker's
-  // `offsets` settings and fsync policy; completions and the expiry timer run on `executor`,
-  // and `notifier` wakes fetches of __consumer_offsets when offsets are written.
+  // `offsets` and `group` settings and fsync policy; completions and timers run on
+  // `executor`, and `notifier` wakes fetches of __consumer_offsets when records are written.
   static Result<std::unique_ptr<GroupCoordinator>> Open(const BrokerConfig& config,
                                                         Topics& topics,
                                                         GroupCommit& group_commit,
@@ -68,45 +71,61 @@ class GroupCoordinator {
 
   OffsetStore& offsets() { return *offsets_; }
   const OffsetStore& offsets() const { return *offsets_; }
+  GroupMembership& membership() { return membership_; }
+  const GroupMembership& membership() const { return membership_; }
   const GroupCoordinatorConfig& config() const { return config_; }
 
   // False when the group's __consumer_offsets partition is offline (COORDINATOR_NOT_AVAILABLE).
   bool Available(std::string_view group) const { return offsets_->Available(group); }
-  // True while the group has offsets, visible or being written.
+  // True while the group has membership or offsets (visible or being written).
   bool Exists(const std::string& group) const;
   GroupState StateOf(const std::string& group) const;
+  // The protocol type ListGroups and DescribeGroups report: the members', else "consumer".
+  std::string ProtocolTypeOf(const std::string& group) const;
   // Every group that exists, by name.
   std::vector<std::string> Groups() const;
 
   // Whether an OffsetCommit of API version `version` with these identifiers may commit for the
-  // group, as Kafka decides for a classic group without members: NONE, UNKNOWN_MEMBER_ID (a
-  // member or generation is named but the group has no members), ILLEGAL_GENERATION or (v9+)
-  // GROUP_ID_NOT_FOUND (a generation for a group that does not exist).
+  // group, as Kafka decides for a classic group: NONE; UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID or
+  // ILLEGAL_GENERATION (the member is not of the current generation; a simple commit to a
+  // group with members is UNKNOWN_MEMBER_ID), REBALANCE_IN_PROGRESS (CompletingRebalance);
+  // ILLEGAL_GENERATION or (v9+) GROUP_ID_NOT_FOUND for a generation of a group that does not
+  // exist. An accepted commit of a member keeps its session alive.
   kafka::ErrorCode ValidateOffsetCommit(const std::string& group, std::int32_t generation,
                                         const std::string& member_id,
                                         const std::optional<std::string>& group_instance_id,
-                                        std::int16_t version) const;
+                                        std::int16_t version);
+
+  // Whether OffsetDelete may remove the group's offsets of `topic`: NON_EMPTY_GROUP for a group
+  // with members of another protocol type than "consumer", GROUP_SUBSCRIBED_TO_TOPIC for a
+  // topic its members subscribe to, otherwise NONE.
+  kafka::ErrorCode OffsetDeleteError(const std::string& group) const;
+  bool SubscribedTo(const std::string& group, const std::string& topic) const;
 
   // Whether metadata of this size may be committed (offset.metadata.max.bytes, counted in
   // UTF-16 units as Kafka counts a Java string).
   bool MetadataFits(const std::optional<std::string>& metadata) const;
 
-  // Removes every offset of the group with tombstones: NONE, GROUP_ID_NOT_FOUND, or the error
-  // of a failed write.
+  // Removes every offset of the group with tombstones, and its group metadata: NONE,
+  // GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP (it has members), or the error of a failed write.
   asio::awaitable<kafka::ErrorCode> DeleteGroup(std::string group);
 
   // Removes every group's offsets of a deleted topic, as Kafka does when a topic is deleted;
   // returns how many. Failures are logged (the offsets then linger until they expire).
   asio::awaitable<std::size_t> DeleteTopicOffsets(std::string topic);
 
-  // One expiry pass at `now_ms`; returns how many offsets were removed.
+  // One expiry pass at `now_ms`; returns how many offsets were removed. Empty groups left
+  // without offsets are deleted too.
   asio::awaitable<std::size_t> ExpireOffsets(std::int64_t now_ms);
 
  private:
   asio::awaitable<void> ExpiryLoop();
+  // Removes empty groups that have no offsets left (a tombstone of their group metadata).
+  asio::awaitable<void> DeleteEmptyGroups();
 
   std::unique_ptr<OffsetStore> offsets_;
   const GroupCoordinatorConfig config_;
+  GroupMembership membership_;
   asio::steady_timer expiry_timer_;
   bool stopped_ = false;
 };

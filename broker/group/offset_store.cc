@@ -160,8 +160,17 @@ Status OffsetStore::Load(std::int32_t partition) {
           ++skipped;
           continue;
         }
-        // Group metadata (key version 2) belongs to group membership, which is not kept yet;
-        // a deleted group's offsets have tombstones of their own.
+        if (key.value().type == OffsetsRecordKey::Type::kGroupMetadata) {
+          // A deleted group's offsets have tombstones of their own.
+          if (!LoadGroupMetadata(key.value().group, record.value)) {
+            spdlog::warn("{}-{} offset {}: skipping a group metadata record of {} that cannot "
+                         "be decoded",
+                         kOffsetsTopic, partition, h.base_offset + record.offset_delta,
+                         key.value().group);
+            ++skipped;
+          }
+          continue;
+        }
         if (key.value().type != OffsetsRecordKey::Type::kOffsetCommit) continue;
         OffsetChange change{key.value().topic, key.value().partition, std::nullopt};
         if (record.value.has_value()) {
@@ -185,6 +194,24 @@ Status OffsetStore::Load(std::int32_t partition) {
                  kOffsetsTopic, partition, skipped);
   }
   return Status::Ok();
+}
+
+bool OffsetStore::LoadGroupMetadata(const std::string& group,
+                                    const std::optional<std::string_view>& value) {
+  if (!value.has_value()) {
+    loaded_groups_.erase(group);
+    return true;
+  }
+  auto decoded = DecodeGroupMetadataValue(*value);
+  if (!decoded.ok()) return false;
+  loaded_groups_[group] = std::move(decoded).value();
+  return true;
+}
+
+std::map<std::string, GroupMetadataValue> OffsetStore::TakeLoadedGroups() {
+  std::map<std::string, GroupMetadataValue> out;
+  out.swap(loaded_groups_);
+  return out;
 }
 
 std::int32_t OffsetStore::PartitionFor(std::string_view group) const {
@@ -302,18 +329,29 @@ asio::awaitable<Status> OffsetStore::Write(std::string group, std::vector<Offset
     r.timestamp = now;
     records.push_back(std::move(r));
   }
-  auto appended = log->Append(BuildBatches(records, log->config().max_message_bytes));
-  if (!appended.ok()) co_return appended.status();
-  if (appended.value().error != kafka::ErrorCode::kNone) {
-    co_return Status::Internal(appended.value().error_message);
-  }
-  const std::int64_t end = appended.value().last_offset + 1;
+  auto end = Append(*log, records);
+  if (!end.ok()) co_return end.status();
   pending_[static_cast<std::size_t>(partition)].push_back(
-      PendingWrite{end, std::move(group), std::move(changes)});
+      PendingWrite{end.value(), std::move(group), std::move(changes)});
   if (!wait_for_fsync_) {
-    ApplyUpTo(partition, end);
+    ApplyUpTo(partition, end.value());
     co_return Status::Ok();
   }
+  co_return co_await WaitPartitionDurable(partition);
+}
+
+Result<std::int64_t> OffsetStore::Append(storage::PartitionLog& log,
+                                         const std::vector<kafka::RecordToBuild>& records) {
+  auto appended = log.Append(BuildBatches(records, log.config().max_message_bytes));
+  if (!appended.ok()) return appended.status();
+  if (appended.value().error != kafka::ErrorCode::kNone) {
+    return Status::Internal(appended.value().error_message);
+  }
+  return appended.value().last_offset + 1;
+}
+
+asio::awaitable<Status> OffsetStore::WaitPartitionDurable(std::int32_t partition) {
+  std::shared_ptr<storage::PartitionLog> log = logs_[static_cast<std::size_t>(partition)];
   std::vector<std::shared_ptr<storage::PartitionLog>> to_sync;
   to_sync.push_back(log);
   const Status durable =
@@ -324,6 +362,34 @@ asio::awaitable<Status> OffsetStore::Write(std::string group, std::vector<Offset
   }
   ApplyUpTo(partition, log->durable_end_offset());
   co_return Status::Ok();
+}
+
+Status OffsetStore::AppendGroupMetadata(const std::string& group,
+                                        const GroupMetadataValue& value) {
+  const std::int32_t partition = PartitionFor(group);
+  if (!Available(group)) {
+    return Status::Unavailable(std::string(kOffsetsTopic) + "-" + std::to_string(partition) +
+                               " is offline");
+  }
+  kafka::RecordToBuild r;
+  r.key = EncodeGroupMetadataKey(group);
+  r.value = EncodeGroupMetadataValue(value);
+  r.timestamp = storage::SystemClockMs();
+  auto end = Append(*logs_[static_cast<std::size_t>(partition)], {r});
+  if (!end.ok()) return end.status();
+  // A write without offset changes: it only orders the wake-up of fetches.
+  pending_[static_cast<std::size_t>(partition)].push_back(PendingWrite{end.value(), group, {}});
+  if (!wait_for_fsync_) ApplyUpTo(partition, end.value());
+  return Status::Ok();
+}
+
+asio::awaitable<Status> OffsetStore::WaitDurable(std::string group) {
+  if (!Available(group)) {
+    co_return Status::Unavailable(std::string(kOffsetsTopic) + " partition of " + group +
+                                  " is offline");
+  }
+  if (!wait_for_fsync_) co_return Status::Ok();
+  co_return co_await WaitPartitionDurable(PartitionFor(group));
 }
 
 }  // namespace tern::broker::group

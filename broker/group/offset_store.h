@@ -7,6 +7,9 @@
 // Open creates the topic when it is missing and rebuilds the map by reading every partition
 // from its log start: the latest record of each key wins and a tombstone removes it.
 //
+// Open also keeps the latest GroupMetadata record of each group (a tombstone removes it), for
+// the coordinator to rebuild the groups' membership from (TakeLoadedGroups).
+//
 // A write appends the records of one group as one append to the group's partition and, under
 // fsync "always", waits for the group commit to make them durable; only then do they become
 // visible to lookups, so nothing a client read can be lost by a crash. Writes that are
@@ -29,9 +32,11 @@
 
 #include "broker/cluster/topics.h"
 #include "broker/data_notifier.h"
+#include "broker/group/group_metadata_record.h"
 #include "broker/group/offsets_records.h"
 #include "broker/group_commit.h"
 #include "common/result.h"
+#include "kafka/record_batch_builder.h"
 
 namespace tern::broker::group {
 
@@ -97,6 +102,17 @@ class OffsetStore {
   asio::awaitable<Status> Write(std::string group, std::vector<OffsetChange> changes,
                                 bool group_tombstone = false);
 
+  // Appends the group's GroupMetadata record at once, so that it lands in the log after every
+  // record appended before the call and before every one appended after it. Unavailable when
+  // the partition is offline; the append's error otherwise (TooLarge past max.message.bytes).
+  Status AppendGroupMetadata(const std::string& group, const GroupMetadataValue& value);
+  // Completes once everything appended so far to the group's partition is durable (at once
+  // unless the store waits for fsync), or with the fsync's error.
+  asio::awaitable<Status> WaitDurable(std::string group);
+
+  // The GroupMetadata records Open found, by group; the second call returns nothing.
+  std::map<std::string, GroupMetadataValue> TakeLoadedGroups();
+
  private:
   struct PendingWrite {
     std::int64_t end_offset;  // one past the last record of the write
@@ -110,6 +126,15 @@ class OffsetStore {
         notifier_(options.notifier), logs_(std::move(logs)), pending_(logs_.size()) {}
 
   Status Load(std::int32_t partition);
+  // Keeps (or, for a tombstone, forgets) a group's GroupMetadata record read by Load; false
+  // when the value cannot be decoded.
+  bool LoadGroupMetadata(const std::string& group, const std::optional<std::string_view>& value);
+  // Appends `records` as batches; returns the offset after the last one.
+  Result<std::int64_t> Append(storage::PartitionLog& log,
+                              const std::vector<kafka::RecordToBuild>& records);
+  // Waits for the partition's appended records to be durable, then applies the pending
+  // writes that are.
+  asio::awaitable<Status> WaitPartitionDurable(std::int32_t partition);
   void Apply(const std::string& group, const OffsetChange& change);
   // Applies the pending writes of `partition` that end at or before `durable_end`.
   void ApplyUpTo(std::int32_t partition, std::int64_t durable_end);
@@ -123,6 +148,7 @@ class OffsetStore {
   std::vector<std::deque<PendingWrite>> pending_;                   // by partition, log order
   std::set<std::int32_t> unavailable_;  // partitions that failed to load
   std::map<std::string, GroupOffsets> groups_;
+  std::map<std::string, GroupMetadataValue> loaded_groups_;  // until TakeLoadedGroups
 };
 
 }  // namespace tern::broker::group

@@ -1,6 +1,6 @@
-// DeleteGroups: removes each group's committed offsets (tombstones in __consumer_offsets, with
-// a tombstone of its group metadata as Kafka writes). A group without offsets is
-// GROUP_ID_NOT_FOUND; a group with members would be NON_EMPTY_GROUP, but none has members yet.
+// DeleteGroups: removes each group's committed offsets and membership (tombstones in
+// __consumer_offsets, with a tombstone of its group metadata as Kafka writes). A group that
+// does not exist is GROUP_ID_NOT_FOUND; a group with members is NON_EMPTY_GROUP.
 #include "broker/broker_context.h"
 #include "broker/group/group_coordinator.h"
 #include "broker/handlers/handlers.h"

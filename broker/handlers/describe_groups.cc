@@ -1,6 +1,8 @@
-// DescribeGroups: state, protocol and members of each group. Groups have no members yet, so a
-// group with committed offsets is "Empty" (protocol type "consumer", no protocol) and any
-// other is "Dead" — from v6 with GROUP_ID_NOT_FOUND, as Kafka answers since KIP-1043.
+// DescribeGroups: state, protocol and members of each group. A stable group lists its protocol
+// and every member with its metadata and assignment; in other states the members come without
+// metadata and no protocol is named, as Kafka answers. A group with committed offsets only is
+// "Empty" (protocol type "consumer"); one that does not exist is "Dead" — from v6 with
+// GROUP_ID_NOT_FOUND, as Kafka answers since KIP-1043.
 #include "broker/broker_context.h"
 #include "broker/group/group_coordinator.h"
 #include "broker/handlers/handlers.h"
@@ -8,12 +10,29 @@
 namespace tern::broker {
 namespace {
 
+using Described = kafka::DescribeGroupsResponse::DescribedGroup;
+
 constexpr std::int16_t kFirstGroupIdNotFoundVersion = 6;
 
 // Kafka's AclOperation numbering: what a group supports, all allowed as there is no authorizer.
 constexpr std::int32_t kGroupOperations = (1 << 3) /*READ*/ | (1 << 6) /*DELETE*/ |
                                           (1 << 8) /*DESCRIBE*/ | (1 << 10) /*DESCRIBE_CONFIGS*/ |
                                           (1 << 11) /*ALTER_CONFIGS*/;
+
+void DescribeMembers(const group::ClassicGroup& g, Described& out) {
+  const bool stable = g.state() == group::GroupState::kStable;
+  if (stable) out.protocol_data = g.protocol_name().value_or("");
+  for (const auto& m : g.members()) {
+    kafka::DescribeGroupsResponse::DescribedGroupMember dm;
+    dm.member_id = m->id;
+    dm.group_instance_id = m->instance_id;
+    dm.client_id = m->client_id;
+    dm.client_host = m->client_host;
+    if (stable) dm.member_metadata = m->MetadataFor(g.protocol_name());
+    dm.member_assignment = m->assignment;
+    out.members.push_back(std::move(dm));
+  }
+}
 
 }  // namespace
 
@@ -27,13 +46,17 @@ asio::awaitable<Result<Reply>> HandleDescribeGroups(RequestContext& ctx, kafka::
 
   kafka::DescribeGroupsResponse response;
   for (const std::string& group : request.groups) {
-    kafka::DescribeGroupsResponse::DescribedGroup g;
+    Described g;
     g.group_id = group;
+    const group::GroupState state = groups.StateOf(group);
     if (!groups.Available(group)) {
       g.error_code = kafka::Code(kafka::ErrorCode::kCoordinatorNotAvailable);
-    } else if (groups.StateOf(group) == group::GroupState::kEmpty) {
-      g.group_state = group::GroupStateName(group::GroupState::kEmpty);
-      g.protocol_type = group::kConsumerProtocolType;
+    } else if (state != group::GroupState::kDead) {
+      g.group_state = group::GroupStateName(state);
+      g.protocol_type = groups.ProtocolTypeOf(group);
+      if (const group::ClassicGroup* members = groups.membership().Find(group)) {
+        DescribeMembers(*members, g);
+      }
     } else {
       g.group_state = group::GroupStateName(group::GroupState::kDead);
       if (version >= kFirstGroupIdNotFoundVersion) {

@@ -17,8 +17,11 @@
 #include "kafka/messages/describe_topic_partitions.h"
 #include "kafka/messages/fetch.h"
 #include "kafka/messages/find_coordinator.h"
+#include "kafka/messages/heartbeat.h"
 #include "kafka/messages/incremental_alter_configs.h"
 #include "kafka/messages/init_producer_id.h"
+#include "kafka/messages/join_group.h"
+#include "kafka/messages/leave_group.h"
 #include "kafka/messages/list_groups.h"
 #include "kafka/messages/list_offsets.h"
 #include "kafka/messages/metadata.h"
@@ -26,6 +29,7 @@
 #include "kafka/messages/offset_delete.h"
 #include "kafka/messages/offset_fetch.h"
 #include "kafka/messages/produce.h"
+#include "kafka/messages/sync_group.h"
 
 namespace tern::broker {
 
@@ -55,6 +59,10 @@ TERN_HANDLER(OffsetDelete);
 TERN_HANDLER(ListGroups);
 TERN_HANDLER(DescribeGroups);
 TERN_HANDLER(DeleteGroups);
+TERN_HANDLER(JoinGroup);
+TERN_HANDLER(SyncGroup);
+TERN_HANDLER(Heartbeat);
+TERN_HANDLER(LeaveGroup);
 
 #undef TERN_HANDLER
 

@@ -1,8 +1,10 @@
-// ListGroups: the groups this coordinator knows — every group with committed offsets, reported
-// as a classic group of protocol type "consumer" in state "Empty" (no group has members yet).
-// v4's states filter and v5's types filter match case-insensitively, as Kafka's do. When a
-// partition of __consumer_offsets is offline its groups are missing and the answer carries
-// COORDINATOR_NOT_AVAILABLE with the groups of the other partitions.
+// ListGroups: the groups this coordinator knows — every group with members, committed offsets
+// or the record of an earlier generation — each a classic group in its state (Empty,
+// PreparingRebalance, CompletingRebalance, Stable) with its members' protocol type ("consumer"
+// for a group with offsets only). v4's states filter and v5's types filter match
+// case-insensitively, as Kafka's do. When a partition of __consumer_offsets is offline its
+// groups are missing and the answer carries COORDINATOR_NOT_AVAILABLE with the groups of the
+// other partitions.
 #include <algorithm>
 #include <cctype>
 
@@ -49,7 +51,7 @@ asio::awaitable<Result<Reply>> HandleListGroups(RequestContext& ctx, kafka::Read
     }
     kafka::ListGroupsResponse::ListedGroup g;
     g.group_id = group;
-    g.protocol_type = group::kConsumerProtocolType;
+    g.protocol_type = groups.ProtocolTypeOf(group);
     g.group_state = state;
     g.group_type = group::kClassicGroupType;
     response.groups.push_back(std::move(g));

@@ -1,7 +1,7 @@
 // OffsetCommit: stores a group's committed offsets (group/offset_store.h) and answers once they
-// are durable under the broker's fsync policy. Groups have no members yet, so commits are
-// accepted as Kafka accepts them for an empty classic group: generation -1 (the admin client,
-// simple and assign-mode consumers); a generation or member fails (group_coordinator.h).
+// are durable under the broker's fsync policy. Commits are accepted as Kafka accepts them
+// (group_coordinator.h): from a member of the group's current generation, or with generation
+// -1 while the group has no members (the admin client, simple and assign-mode consumers).
 // Per partition: UNKNOWN_TOPIC_OR_PARTITION (v10: UNKNOWN_TOPIC_ID) for a partition that does
 // not exist, OFFSET_METADATA_TOO_LARGE past offset.metadata.max.bytes; the others are written
 // together. v2-4's retention_time_ms (other than -1) sets the offsets' own expiry time.

@@ -1,7 +1,8 @@
 // OffsetDelete: removes some of a group's committed offsets with tombstones. Partitions that do
 // not exist get UNKNOWN_TOPIC_OR_PARTITION; the others NONE, whether or not they had an offset.
-// The group must exist (GROUP_ID_NOT_FOUND otherwise) and, having no members, is never
-// subscribed to a topic, so GROUP_SUBSCRIBED_TO_TOPIC does not arise yet. A group error or a
+// The group must exist (GROUP_ID_NOT_FOUND otherwise); a group with members may lose the
+// offsets of topics its members do not subscribe to (GROUP_SUBSCRIBED_TO_TOPIC for the
+// others), and only if it is a consumer group (NON_EMPTY_GROUP otherwise). A group error or a
 // failed write is answered at the top level with only the unknown partitions listed, as Kafka
 // answers it.
 #include <spdlog/spdlog.h>
@@ -36,11 +37,14 @@ asio::awaitable<Result<Reply>> HandleOffsetDelete(RequestContext& ctx, kafka::Re
     group_error = kafka::ErrorCode::kCoordinatorNotAvailable;
   } else if (!groups.Exists(group)) {
     group_error = kafka::ErrorCode::kGroupIdNotFound;
+  } else {
+    group_error = groups.OffsetDeleteError(group);
   }
 
   Response response;
   if (group_error == kafka::ErrorCode::kInvalidGroupId ||
-      group_error == kafka::ErrorCode::kCoordinatorNotAvailable) {
+      group_error == kafka::ErrorCode::kCoordinatorNotAvailable ||
+      group_error == kafka::ErrorCode::kNonEmptyGroup) {
     response.error_code = kafka::Code(group_error);
     broker.metrics().ErrorReturned("OffsetDelete", response.error_code);
     response.Encode(out, version);
@@ -63,6 +67,13 @@ asio::awaitable<Result<Reply>> HandleOffsetDelete(RequestContext& ctx, kafka::Re
             {p.partition_index, kafka::Code(kafka::ErrorCode::kUnknownTopicOrPartition), {}});
         broker.metrics().ErrorReturned("OffsetDelete",
                                        kafka::Code(kafka::ErrorCode::kUnknownTopicOrPartition));
+        continue;
+      }
+      if (groups.SubscribedTo(group, t.name)) {
+        known_topic.partitions.push_back(
+            {p.partition_index, kafka::Code(kafka::ErrorCode::kGroupSubscribedToTopic), {}});
+        broker.metrics().ErrorReturned("OffsetDelete",
+                                       kafka::Code(kafka::ErrorCode::kGroupSubscribedToTopic));
         continue;
       }
       known_topic.partitions.push_back({p.partition_index, 0, {}});

@@ -1,13 +1,16 @@
 """Fixtures and helpers shared by the tern-broker tests in this folder: a broker per test or per
 module (harness/tern.py), topic creation, reading partitions back whole with confluent-kafka,
-and reading segment files directly.
+reading segment files directly, Kafka's CLI tools, and __consumer_offsets as Kafka's
+OffsetsMessageFormatter prints it.
 
 Test modules import the fixtures they use: `from tern_fixtures import tern, tern_module`.
 """
 
 from __future__ import annotations
 
+import json
 import struct
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +18,11 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from harness import paths
 from harness.tern import TernBroker
+
+OFFSETS_TOPIC = "__consumer_offsets"
+OFFSETS_PARTITIONS = 50
 
 
 @pytest.fixture
@@ -201,3 +208,55 @@ def batches_in(log_file: Path) -> list[BatchOnDisk]:
                                epoch, sequence))
         pos += size
     return out
+
+
+# --- Kafka's tools and __consumer_offsets ------------------------------------------------------
+
+def java_hash(s: str) -> int:
+    """Java's String.hashCode: over UTF-16 code units, in int32 arithmetic."""
+    data = s.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(data), 2):
+        h = (31 * h + int.from_bytes(data[i:i + 2], "big")) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def partition_for(group: str, partitions: int = OFFSETS_PARTITIONS) -> int:
+    h = java_hash(group)
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
+
+
+def tool(name: str, *args: str, check: bool = True, timeout: float = 120) -> str:
+    """Runs one of Kafka's CLI tools; returns stdout and stderr together."""
+    result = subprocess.run([str(paths.kafka_tool(name)), *args], capture_output=True,
+                            text=True, timeout=timeout)
+    output = result.stdout + result.stderr
+    if check:
+        assert result.returncode == 0, \
+            f"{name} {' '.join(args)} exited {result.returncode}\n{output}"
+    return output
+
+
+def formatted_records(output: str, group: str) -> list[dict]:
+    """The records of `group` printed by OffsetsMessageFormatter, which writes JSON objects one
+    after another (with no separator in Kafka 4.4)."""
+    decoder, out = json.JSONDecoder(), []
+    for line in output.splitlines():
+        pos = 0
+        while line.startswith("{", pos):
+            record, pos = decoder.raw_decode(line, pos)
+            if json.dumps(record).find(f'"{group}"') >= 0:
+                out.append(record)
+    return out
+
+
+def read_offsets_partition(broker, group: str, formatter: str = "OffsetsMessageFormatter",
+                           timeout_ms: int = 10000) -> str:
+    """kafka-console-consumer with one of Kafka's formatters of __consumer_offsets
+    (OffsetsMessageFormatter: committed offsets; GroupMetadataMessageFormatter: group
+    metadata) over the one partition of the topic that Kafka would put `group` in, until no
+    record came for `timeout_ms`."""
+    return tool("kafka-console-consumer", "--bootstrap-server", broker.bootstrap,
+                "--topic", OFFSETS_TOPIC, "--partition", str(partition_for(group)),
+                "--offset", "earliest", "--timeout-ms", str(timeout_ms),
+                "--formatter", f"org.apache.kafka.tools.consumer.{formatter}", check=False)

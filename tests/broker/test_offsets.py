@@ -7,11 +7,7 @@ in; every version of the offset and group APIs, and their errors, byte by byte.
 
 from __future__ import annotations
 
-import json
 import re
-import socket
-import struct
-import subprocess
 import time
 import uuid
 
@@ -20,14 +16,13 @@ from confluent_kafka import (OFFSET_INVALID, ConsumerGroupTopicPartitions, Kafka
                              KafkaException, TopicCollection, TopicPartition)
 from confluent_kafka.admin import AdminClient
 
-from harness import paths
 from harness.tern import TernBroker
-from tern_fixtures import Rec, consumer, create_topic, produce_all, producer, tern, tern_module
+from kafka_python_wire import Wire
+from tern_fixtures import (OFFSETS_PARTITIONS, OFFSETS_TOPIC, Rec, consumer, create_topic,
+                           formatted_records, produce_all, producer, read_offsets_partition,
+                           tern, tern_module, tool)
 
 __all__ = ["tern", "tern_module"]  # the fixtures, imported for pytest
-
-OFFSETS_TOPIC = "__consumer_offsets"
-OFFSETS_PARTITIONS = 50
 
 # Kafka error codes (apache/kafka Errors.java).
 NONE = 0
@@ -38,31 +33,6 @@ INVALID_GROUP_ID = 24
 UNKNOWN_MEMBER_ID = 25
 GROUP_ID_NOT_FOUND = 69
 UNKNOWN_TOPIC_ID = 100
-
-
-def java_hash(s: str) -> int:
-    """Java's String.hashCode: over UTF-16 code units, in int32 arithmetic."""
-    data = s.encode("utf-16-be")
-    h = 0
-    for i in range(0, len(data), 2):
-        h = (31 * h + int.from_bytes(data[i:i + 2], "big")) & 0xFFFFFFFF
-    return h - (1 << 32) if h >= 1 << 31 else h
-
-
-def partition_for(group: str, partitions: int = OFFSETS_PARTITIONS) -> int:
-    h = java_hash(group)
-    return (0 if h == -(1 << 31) else abs(h)) % partitions
-
-
-def tool(name: str, *args: str, check: bool = True, timeout: float = 120) -> str:
-    """Runs one of Kafka's CLI tools; returns stdout and stderr together."""
-    result = subprocess.run([str(paths.kafka_tool(name)), *args], capture_output=True,
-                            text=True, timeout=timeout)
-    output = result.stdout + result.stderr
-    if check:
-        assert result.returncode == 0, \
-            f"{name} {' '.join(args)} exited {result.returncode}\n{output}"
-    return output
 
 
 def groups_tool(broker, *args: str, check: bool = True) -> str:
@@ -95,29 +65,6 @@ def committed(broker, group: str,
     finally:
         c.close()
     return {(tp.topic, tp.partition): tp for tp in got}
-
-
-def formatted_records(output: str, group: str) -> list[dict]:
-    """The records of `group` printed by OffsetsMessageFormatter, which writes JSON objects one
-    after another (with no separator in Kafka 4.4)."""
-    decoder, out = json.JSONDecoder(), []
-    for line in output.splitlines():
-        pos = 0
-        while line.startswith("{", pos):
-            record, pos = decoder.raw_decode(line, pos)
-            if json.dumps(record).find(f'"{group}"') >= 0:
-                out.append(record)
-    return out
-
-
-def read_offsets_partition(broker, group: str) -> str:
-    """kafka-console-consumer with Kafka's OffsetsMessageFormatter over the one partition of
-    __consumer_offsets that Kafka would put `group` in."""
-    return tool("kafka-console-consumer", "--bootstrap-server", broker.bootstrap,
-                "--topic", OFFSETS_TOPIC, "--partition", str(partition_for(group)),
-                "--offset", "earliest", "--timeout-ms", "10000",
-                "--formatter", "org.apache.kafka.tools.consumer.OffsetsMessageFormatter",
-                check=False)
 
 
 def describe_rows(output: str, group: str) -> dict[tuple[str, int], tuple[str, str, str]]:
@@ -420,36 +367,6 @@ def test_offsets_topic_decodes_with_kafkas_formatter_in_kafkas_partition(tern_mo
 
 
 # --- the APIs, version by version -------------------------------------------------------------
-
-class Wire:
-    """One connection speaking kafka-python's request and response classes."""
-
-    def __init__(self, bootstrap: str):
-        host, port = bootstrap.rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=30)
-        self.correlation = 0
-
-    def close(self):
-        self.sock.close()
-
-    def call(self, request_class, response_class, version: int, **fields):
-        self.correlation += 1
-        req = request_class[version](**fields)
-        req.with_header(correlation_id=self.correlation, client_id="tern-tests")
-        self.sock.sendall(req.encode(header=True, framed=True))
-        size = struct.unpack(">i", self._exactly(4))[0]
-        payload = self._exactly(size)
-        return response_class.decode(payload, version=version, header=True)
-
-    def _exactly(self, n: int) -> bytes:
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("closed")
-            buf += chunk
-        return bytes(buf)
-
 
 @pytest.fixture
 def wire(tern_module):
