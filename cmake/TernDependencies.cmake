@@ -27,5 +27,9 @@ pkg_check_modules(SASL2 REQUIRED IMPORTED_TARGET libsasl2)
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 add_library(tern_asio INTERFACE)
 target_include_directories(tern_asio SYSTEM INTERFACE "${ASIO_INCLUDE_DIR}")
-target_compile_definitions(tern_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+# ASIO_DISABLE_STD_ALIGNED_ALLOC: asio picks aligned_alloc or operator new for its handler
+# memory by what the including file pulled in before asio, so two files could allocate and
+# free one block differently (ASan reports the mismatch); one choice everywhere.
+target_compile_definitions(tern_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED
+                                               ASIO_DISABLE_STD_ALIGNED_ALLOC)
 target_link_libraries(tern_asio INTERFACE Threads::Threads)
