@@ -19,6 +19,9 @@ namespace tern::broker {
 namespace group {
 class GroupCoordinator;
 }
+namespace txn {
+class TxnCoordinator;
+}
 
 class BrokerContext {
  public:
@@ -44,6 +47,9 @@ class BrokerContext {
   // The group coordinator (committed offsets); main sets it before the server starts.
   group::GroupCoordinator& groups() { return *groups_; }
   void set_groups(group::GroupCoordinator& groups) { groups_ = &groups; }
+  // The transaction coordinator; main sets it before the server starts.
+  txn::TxnCoordinator& txns() { return *txns_; }
+  void set_txns(txn::TxnCoordinator& txns) { txns_ = &txns; }
   BrokerMetrics& metrics() { return metrics_; }  // thread-safe
 
  private:
@@ -56,6 +62,7 @@ class BrokerContext {
   BrokerMetrics& metrics_;
   DataNotifier notifier_;
   group::GroupCoordinator* groups_ = nullptr;
+  txn::TxnCoordinator* txns_ = nullptr;
 };
 
 }  // namespace tern::broker

@@ -17,6 +17,7 @@
 #include "broker/prometheus_metrics.h"
 #include "broker/retention.h"
 #include "broker/txn/producer_ids.h"
+#include "broker/txn/txn_coordinator.h"
 #include "config/broker_config.h"
 #include "config/command_line.h"
 #include "config/program_flags.h"
@@ -131,7 +132,23 @@ int main(int argc, char** argv) {
                                                             broker.notifier(), io.get_executor());
   if (!groups.ok()) return Fail(groups.status().ToString());
   broker.set_groups(*groups.value());
+  tern::broker::txn::TxnCoordinatorConfig txn_config;
+  txn_config.partitions = config.transactions.topic_partitions;
+  txn_config.max_timeout_ms = config.transactions.max_timeout_ms;
+  txn_config.abort_check_interval_ms = config.transactions.abort_check_interval_ms;
+  txn_config.wait_for_fsync = config.fsync == tern::FsyncPolicy::kAlways;
+  auto txns = tern::broker::txn::TxnCoordinator::Open(txn_config, topics, group_commit,
+                                                      *producer_ids.value(), broker.notifier(),
+                                                      io.get_executor());
+  if (!txns.ok()) return Fail(txns.status().ToString());
+  broker.set_txns(*txns.value());
+  txns.value()->set_offsets_hook(
+      [&offsets = groups.value()->offsets()](std::int32_t partition, std::int64_t producer_id,
+                                             bool committed) {
+        offsets.CompleteTxn(partition, producer_id, committed);
+      });
   groups.value()->Start();
+  txns.value()->Start();
   tern::broker::ConnectionLimits limits;
   limits.max_request_bytes = config.max_request_bytes;
   limits.max_in_flight = static_cast<std::size_t>(config.max_in_flight_per_connection);
@@ -142,6 +159,7 @@ int main(int argc, char** argv) {
   signals.async_wait([&](std::error_code, int signo) {
     spdlog::info("signal {} received, shutting down", signo);
     server.Stop();
+    txns.value()->Stop();
     io.stop();
   });
   server.Start();

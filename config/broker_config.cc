@@ -61,6 +61,10 @@ FieldMap Fields(BrokerConfig& c) {
       {"group.min_session_timeout_ms", IntField(&c.group.min_session_timeout_ms, 1, kInt32Max)},
       {"group.max_session_timeout_ms", IntField(&c.group.max_session_timeout_ms, 1, kInt32Max)},
       {"group.max_size", IntField(&c.group.max_size, 1, kInt32Max)},
+      {"transactions.topic_partitions", IntField(&c.transactions.topic_partitions, 1, 1000)},
+      {"transactions.max_timeout_ms", IntField(&c.transactions.max_timeout_ms, 1, kInt32Max)},
+      {"transactions.abort_check_interval_ms",
+       IntField(&c.transactions.abort_check_interval_ms, 1, kInt64Max)},
   };
 }
 

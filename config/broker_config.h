@@ -71,6 +71,22 @@ struct BrokerGroupConfig {
   std::int32_t max_size = 2147483647;
 };
 
+// Transactions, coordinated by this node and kept in the __transaction_state topic.
+struct BrokerTransactionsConfig {
+  // topic_partitions (transaction.state.log.num.partitions): partitions of __transaction_state
+  // when the broker creates it at its first start; an existing topic keeps its count, as the
+  // partition of every transactional id depends on it. 1..1000. Default 50, Kafka's.
+  std::int32_t topic_partitions = 50;
+  // max_timeout_ms (transaction.max.timeout.ms): the longest transaction timeout a producer may
+  // ask for (longer gets INVALID_TRANSACTION_TIMEOUT). Milliseconds, at least 1. Default
+  // 900000 (15 minutes), Kafka's.
+  std::int32_t max_timeout_ms = 900000;
+  // abort_check_interval_ms (transaction.abort.timed.out.transaction.cleanup.interval.ms): how
+  // often transactions open past their timeout are looked for and aborted. Milliseconds, at
+  // least 1. Default 10000, Kafka's.
+  std::int64_t abort_check_interval_ms = 10000;
+};
+
 struct BrokerConfig {
   // node_id (node.id): this broker's id in Metadata responses. 0..2^31-1. Default 1.
   std::int32_t node_id = 1;
@@ -106,6 +122,8 @@ struct BrokerConfig {
   BrokerOffsetsConfig offsets;
   // group: consumer groups' membership (see BrokerGroupConfig).
   BrokerGroupConfig group;
+  // transactions: the transaction coordinator (see BrokerTransactionsConfig).
+  BrokerTransactionsConfig transactions;
   // metrics_listen: HOST:PORT serving Prometheus /metrics; unset disables. Default unset.
   std::optional<HostPort> metrics_listen;
 };

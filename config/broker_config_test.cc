@@ -80,6 +80,10 @@ group:
   min_session_timeout_ms: 1000
   max_session_timeout_ms: 60000
   max_size: 10
+transactions:
+  topic_partitions: 4
+  max_timeout_ms: 60000
+  abort_check_interval_ms: 250
 )",
                              "all.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -112,6 +116,9 @@ group:
   EXPECT_EQ(v.group.min_session_timeout_ms, 1000);
   EXPECT_EQ(v.group.max_session_timeout_ms, 60000);
   EXPECT_EQ(v.group.max_size, 10);
+  EXPECT_EQ(v.transactions.topic_partitions, 4);
+  EXPECT_EQ(v.transactions.max_timeout_ms, 60000);
+  EXPECT_EQ(v.transactions.abort_check_interval_ms, 250);
 }
 
 TEST(BrokerConfigTest, GroupDefaultsAreKafkas) {

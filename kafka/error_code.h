@@ -109,6 +109,8 @@ enum class ErrorCode : std::int16_t {
   // DescribeCluster asked for an endpoint type that does not exist.
   kUnsupportedEndpointType = 115,
   kTransactionAbortable = 120,
+  // A regular expression in a request (ListTransactions) does not compile.
+  kInvalidRegularExpression = 128,
 };
 
 constexpr std::int16_t Code(ErrorCode e) { return static_cast<std::int16_t>(e); }

@@ -14,32 +14,13 @@
 #include "kafka/record_batch.h"
 #include "kafka/record_batch_builder.h"
 #include "kafka/records.h"
+#include "broker/storage/record_reader.h"
 
 namespace tern::broker::group {
 namespace {
 
-constexpr std::int32_t kReadChunkBytes = 4 * 1024 * 1024;
-constexpr std::size_t kMaxDecompressedBytes = 256 * 1024 * 1024;
 // A record's bytes beyond its key and value (length, attributes, deltas, header count).
 constexpr std::size_t kRecordOverhead = 32;
-
-Status ReadRange(const kafka::FileRange& range, std::string* out) {
-  const std::size_t start = out->size();
-  out->resize(start + static_cast<std::size_t>(range.length));
-  std::size_t done = 0;
-  while (done < static_cast<std::size_t>(range.length)) {
-    const ssize_t n = ::pread(range.fd, out->data() + start + done,
-                              static_cast<std::size_t>(range.length) - done,
-                              range.position + static_cast<std::int64_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return Status::IoError(std::string("reading __consumer_offsets: ") + std::strerror(errno));
-    }
-    if (n == 0) return Status::IoError("reading __consumer_offsets: unexpected end of file");
-    done += static_cast<std::size_t>(n);
-  }
-  return Status::Ok();
-}
 
 // `records` as uncompressed batches, each within `max_batch_bytes` where possible (a single
 // record larger than that gets a batch of its own, which the append then refuses).
@@ -116,82 +97,74 @@ Result<std::unique_ptr<OffsetStore>> OffsetStore::Open(Topics& topics, GroupComm
 
 Status OffsetStore::Load(std::int32_t partition) {
   storage::PartitionLog& log = *logs_[static_cast<std::size_t>(partition)];
-  std::int64_t offset = log.log_start_offset();
-  const std::int64_t end = log.log_end_offset();
   std::size_t skipped = 0;
-  while (offset < end) {
-    auto read = log.Read(offset, kReadChunkBytes, true, end);
-    if (!read.ok()) return read.status();
-    if (read.value().ranges.empty() || read.value().next_offset <= offset) break;
-    std::string bytes;
-    for (const auto& range : read.value().ranges) {
-      if (Status s = ReadRange(range, &bytes); !s.ok()) return s;
-    }
-    auto headers = kafka::ValidateRecordBatches(bytes);
-    if (!headers.ok()) return headers.status();
-    std::size_t pos = 0;
-    for (const auto& h : headers.value()) {
-      std::string_view batch = std::string_view(bytes).substr(pos, h.size_in_bytes());
-      pos += static_cast<std::size_t>(h.size_in_bytes());
-      // Control batches carry transaction markers; transactional offset commits are not
-      // written by this broker yet, so none can be resolved.
-      if (h.is_control() || h.is_transactional()) {
-        skipped += static_cast<std::size_t>(h.records_count);
-        continue;
-      }
-      std::string_view records = batch.substr(kafka::kRecordBatchHeaderSize);
-      std::string decompressed;
-      if (h.codec() != 0) {
-        auto d = kafka::Decompress(static_cast<kafka::Codec>(h.codec()), records,
-                                   kMaxDecompressedBytes);
-        if (!d.ok()) return d.status();
-        decompressed = std::move(d).value();
-        records = decompressed;
-      }
-      std::vector<kafka::Record> decoded;
-      if (Status s = kafka::DecodeRecords(records, h.records_count, &decoded); !s.ok()) return s;
-      for (const auto& record : decoded) {
-        if (!record.key.has_value()) {
-          ++skipped;
-          continue;
-        }
-        auto key = DecodeOffsetsRecordKey(*record.key);
-        if (!key.ok()) {
-          ++skipped;
-          continue;
-        }
-        if (key.value().type == OffsetsRecordKey::Type::kGroupMetadata) {
-          // A deleted group's offsets have tombstones of their own.
-          if (!LoadGroupMetadata(key.value().group, record.value)) {
-            spdlog::warn("{}-{} offset {}: skipping a group metadata record of {} that cannot "
-                         "be decoded",
-                         kOffsetsTopic, partition, h.base_offset + record.offset_delta,
-                         key.value().group);
-            ++skipped;
+  auto& open_txns = txn_pending_[static_cast<std::size_t>(partition)];
+  Status status = storage::ForEachRecordBatch(
+      log, [&](const kafka::RecordBatchHeader& h, const std::vector<kafka::Record>& decoded) {
+        if (h.is_control()) {
+          // A transaction marker: the producer's transactional offset commits in this
+          // partition take effect (commit) or are dropped (abort).
+          if (!decoded.empty() && decoded.front().key.has_value()) {
+            auto type = kafka::ParseControlRecordKey(*decoded.front().key);
+            auto it = open_txns.find(h.producer_id);
+            if (type.ok() && it != open_txns.end()) {
+              if (type.value() == kafka::ControlRecordType::kCommit) {
+                for (const auto& [group, change] : it->second) Apply(group, change);
+              }
+              open_txns.erase(it);
+            }
           }
-          continue;
+          return Status::Ok();
         }
-        if (key.value().type != OffsetsRecordKey::Type::kOffsetCommit) continue;
-        OffsetChange change{key.value().topic, key.value().partition, std::nullopt};
-        if (record.value.has_value()) {
-          auto value = DecodeOffsetCommitValue(*record.value);
-          if (!value.ok()) {
-            spdlog::warn("{}-{} offset {}: skipping a record: {}", kOffsetsTopic, partition,
-                         h.base_offset + record.offset_delta, value.status().ToString());
+        for (const auto& record : decoded) {
+          if (!record.key.has_value()) {
             ++skipped;
             continue;
           }
-          change.value = std::move(value).value();
+          auto key = DecodeOffsetsRecordKey(*record.key);
+          if (!key.ok()) {
+            ++skipped;
+            continue;
+          }
+          if (key.value().type == OffsetsRecordKey::Type::kGroupMetadata) {
+            // A deleted group's offsets have tombstones of their own.
+            if (!LoadGroupMetadata(key.value().group, record.value)) {
+              spdlog::warn("{}-{} offset {}: skipping a group metadata record of {} that cannot "
+                           "be decoded",
+                           kOffsetsTopic, partition, h.base_offset + record.offset_delta,
+                           key.value().group);
+              ++skipped;
+            }
+            continue;
+          }
+          if (key.value().type != OffsetsRecordKey::Type::kOffsetCommit) continue;
+          OffsetChange change{key.value().topic, key.value().partition, std::nullopt};
+          if (record.value.has_value()) {
+            auto value = DecodeOffsetCommitValue(*record.value);
+            if (!value.ok()) {
+              spdlog::warn("{}-{} offset {}: skipping a record: {}", kOffsetsTopic, partition,
+                           h.base_offset + record.offset_delta, value.status().ToString());
+              ++skipped;
+              continue;
+            }
+            change.value = std::move(value).value();
+          }
+          if (h.is_transactional()) {
+            open_txns[h.producer_id].emplace_back(key.value().group, std::move(change));
+          } else {
+            Apply(key.value().group, change);
+          }
         }
-        Apply(key.value().group, change);
-      }
-    }
-    offset = read.value().next_offset;
-  }
+        return Status::Ok();
+      });
+  if (!status.ok()) return status;
   if (skipped > 0) {
-    spdlog::warn("{}-{}: {} records skipped while loading (no key, not decodable, or "
-                 "transactional)",
+    spdlog::warn("{}-{}: {} records skipped while loading (no key or not decodable)",
                  kOffsetsTopic, partition, skipped);
+  }
+  if (!open_txns.empty()) {
+    spdlog::info("{}-{}: transactional offset commits of {} producer(s) await their markers",
+                 kOffsetsTopic, partition, open_txns.size());
   }
   return Status::Ok();
 }
@@ -338,6 +311,63 @@ asio::awaitable<Status> OffsetStore::Write(std::string group, std::vector<Offset
     co_return Status::Ok();
   }
   co_return co_await WaitPartitionDurable(partition);
+}
+
+asio::awaitable<Status> OffsetStore::WriteTxn(std::string group, std::int64_t producer_id,
+                                              std::int16_t producer_epoch,
+                                              std::vector<OffsetChange> changes) {
+  const std::int32_t partition = PartitionFor(group);
+  if (!Available(group)) {
+    co_return Status::Unavailable(std::string(kOffsetsTopic) + "-" + std::to_string(partition) +
+                                  " is offline");
+  }
+  if (changes.empty()) co_return Status::Ok();
+  const std::int64_t now = storage::SystemClockMs();
+  std::vector<kafka::RecordToBuild> records;
+  for (const auto& c : changes) {
+    kafka::RecordToBuild r;
+    r.key = EncodeOffsetCommitKey(group, c.topic, c.partition);
+    if (c.value.has_value()) r.value = EncodeOffsetCommitValue(*c.value);
+    r.timestamp = now;
+    records.push_back(std::move(r));
+  }
+  kafka::RecordBatchOptions options;
+  options.attributes = 0x10;  // transactional
+  options.producer_id = producer_id;
+  options.producer_epoch = producer_epoch;
+  auto& log = *logs_[static_cast<std::size_t>(partition)];
+  auto appended = log.Append(kafka::BuildRecordBatch(records, options),
+                             txn::AppendOrigin::kCoordinator);
+  if (!appended.ok()) co_return appended.status();
+  if (appended.value().error != kafka::ErrorCode::kNone) {
+    co_return Status::InvalidArgument(appended.value().error_message);
+  }
+  auto& open = txn_pending_[static_cast<std::size_t>(partition)][producer_id];
+  for (auto& c : changes) open.emplace_back(group, std::move(c));
+  if (!wait_for_fsync_) co_return Status::Ok();
+  co_return co_await WaitPartitionDurable(partition);
+}
+
+void OffsetStore::CompleteTxn(std::int32_t partition, std::int64_t producer_id, bool committed) {
+  if (partition < 0 || partition >= partitions()) return;
+  auto& open = txn_pending_[static_cast<std::size_t>(partition)];
+  auto it = open.find(producer_id);
+  if (it == open.end()) return;
+  if (committed) {
+    for (const auto& [group, change] : it->second) Apply(group, change);
+  }
+  open.erase(it);
+  if (notifier_ != nullptr) notifier_->Notify({kOffsetsTopic, partition});
+}
+
+bool OffsetStore::HasPendingTxnOffset(const std::string& group, const std::string& topic,
+                                      std::int32_t partition) const {
+  for (const auto& [producer, changes] : txn_pending_[static_cast<std::size_t>(PartitionFor(group))]) {
+    for (const auto& [g, change] : changes) {
+      if (g == group && change.topic == topic && change.partition == partition) return true;
+    }
+  }
+  return false;
 }
 
 Result<std::int64_t> OffsetStore::Append(storage::PartitionLog& log,

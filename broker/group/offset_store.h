@@ -110,6 +110,19 @@ class OffsetStore {
   // unless the store waits for fsync), or with the fsync's error.
   asio::awaitable<Status> WaitDurable(std::string group);
 
+  // A transactional offset commit (TxnOffsetCommit): appends `changes` as one transactional
+  // batch of the producer and returns once it is durable. The changes stay invisible until
+  // CompleteTxn applies (commit) or drops (abort) them; Open finds them again after a restart
+  // and resolves them by the markers in the log.
+  asio::awaitable<Status> WriteTxn(std::string group, std::int64_t producer_id,
+                                   std::int16_t producer_epoch, std::vector<OffsetChange> changes);
+  // The transaction coordinator wrote the producer's marker into `partition` durably.
+  void CompleteTxn(std::int32_t partition, std::int64_t producer_id, bool committed);
+  // Whether a transaction not yet ended holds an offset of the key (OffsetFetch answers
+  // UNSTABLE_OFFSET_COMMIT to clients that require stable offsets).
+  bool HasPendingTxnOffset(const std::string& group, const std::string& topic,
+                           std::int32_t partition) const;
+
   // The GroupMetadata records Open found, by group; the second call returns nothing.
   std::map<std::string, GroupMetadataValue> TakeLoadedGroups();
 
@@ -123,7 +136,8 @@ class OffsetStore {
   OffsetStore(GroupCommit& group_commit, const OffsetStoreOptions& options,
               std::vector<std::shared_ptr<storage::PartitionLog>> logs)
       : group_commit_(group_commit), wait_for_fsync_(options.wait_for_fsync),
-        notifier_(options.notifier), logs_(std::move(logs)), pending_(logs_.size()) {}
+        notifier_(options.notifier), logs_(std::move(logs)), pending_(logs_.size()),
+        txn_pending_(logs_.size()) {}
 
   Status Load(std::int32_t partition);
   // Keeps (or, for a tombstone, forgets) a group's GroupMetadata record read by Load; false
@@ -146,6 +160,9 @@ class OffsetStore {
   DataNotifier* const notifier_;
   const std::vector<std::shared_ptr<storage::PartitionLog>> logs_;  // by partition
   std::vector<std::deque<PendingWrite>> pending_;                   // by partition, log order
+  // Transactional offset commits awaiting their marker: by partition, by producer id.
+  std::vector<std::map<std::int64_t, std::vector<std::pair<std::string, OffsetChange>>>>
+      txn_pending_;
   std::set<std::int32_t> unavailable_;  // partitions that failed to load
   std::map<std::string, GroupOffsets> groups_;
   std::map<std::string, GroupMetadataValue> loaded_groups_;  // until TakeLoadedGroups

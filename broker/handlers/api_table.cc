@@ -38,6 +38,10 @@ constexpr auto kTable = std::to_array<ApiEntry>({
     Row<kafka::ListGroupsRequest>("ListGroups", HandleListGroups),
     Row<kafka::DeleteRecordsRequest>("DeleteRecords", HandleDeleteRecords),
     Row<kafka::InitProducerIdRequest>("InitProducerId", HandleInitProducerId),
+    Row<kafka::AddPartitionsToTxnRequest>("AddPartitionsToTxn", HandleAddPartitionsToTxn),
+    Row<kafka::AddOffsetsToTxnRequest>("AddOffsetsToTxn", HandleAddOffsetsToTxn),
+    Row<kafka::EndTxnRequest>("EndTxn", HandleEndTxn),
+    Row<kafka::TxnOffsetCommitRequest>("TxnOffsetCommit", HandleTxnOffsetCommit),
     Row<kafka::DescribeConfigsRequest>("DescribeConfigs", HandleDescribeConfigs),
     Row<kafka::AlterConfigsRequest>("AlterConfigs", HandleAlterConfigs),
     Row<kafka::CreatePartitionsRequest>("CreatePartitions", HandleCreatePartitions),
@@ -48,6 +52,9 @@ constexpr auto kTable = std::to_array<ApiEntry>({
     Row<kafka::DescribeClusterRequest>("DescribeCluster", HandleDescribeCluster),
     Row<kafka::DescribeTopicPartitionsRequest>("DescribeTopicPartitions",
                                                HandleDescribeTopicPartitions),
+    Row<kafka::DescribeProducersRequest>("DescribeProducers", HandleDescribeProducers),
+    Row<kafka::DescribeTransactionsRequest>("DescribeTransactions", HandleDescribeTransactions),
+    Row<kafka::ListTransactionsRequest>("ListTransactions", HandleListTransactions),
 });
 
 }  // namespace

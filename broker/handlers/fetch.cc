@@ -2,7 +2,9 @@
 // sendfile. Long polling: when fewer than min_bytes are available the request waits, up to
 // max_wait_ms, for appends to any of its partitions. The high watermark is the durable end of
 // the log under fsync "always" (consumers never see data a crash could take back), the log end
-// otherwise. Fetch sessions (KIP-227) are declined: every response has session id 0, which
+// otherwise. read_committed (isolation level 1) reads below the last stable offset only — the
+// first offset of the oldest transaction not yet ended — and gets the aborted transactions
+// among the records returned, so the client drops their records. Fetch sessions (KIP-227) are declined: every response has session id 0, which
 // tells clients to keep sending full fetch requests.
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
@@ -44,7 +46,8 @@ Built Build(BrokerContext& broker, const kafka::FetchRequest& request, std::int1
       Response::PartitionData p;
       p.partition_index = wp.partition;
       p.high_watermark = -1;
-      p.aborted_transactions.reset();
+      // Null for read_uncommitted, as Kafka sends it; read_committed gets the list.
+      if (request.isolation_level != 1) p.aborted_transactions.reset();
       // Clients read a records size even beside an error; Kafka sends an empty set, not null.
       p.records = kafka::Records::Owned("");
       auto fail = [&](kafka::ErrorCode code) {
@@ -63,18 +66,29 @@ Built Build(BrokerContext& broker, const kafka::FetchRequest& request, std::int1
       } else {
         b.keys.emplace_back(topic->name, wp.partition);
         const std::int64_t hw = HighWatermark(broker, *log);
+        const std::int64_t lso = log->LastStableOffset(hw);
+        const bool read_committed = p.aborted_transactions.has_value();
+        const std::int64_t bound = read_committed ? lso : hw;
         p.high_watermark = hw;
-        p.last_stable_offset = hw;
+        p.last_stable_offset = lso;
         p.log_start_offset = log->log_start_offset();
         if (wp.fetch_offset > hw && wp.fetch_offset <= log->log_end_offset()) {
           // Appended but not yet durable: nothing to return yet, not an error.
         } else {
           const auto limit = static_cast<std::int32_t>(
               std::max<std::int64_t>(0, std::min<std::int64_t>(wp.partition_max_bytes, budget)));
-          auto read = log->Read(wp.fetch_offset, limit, /*min_one_batch=*/b.bytes == 0, hw);
+          auto read = log->Read(wp.fetch_offset, limit, /*min_one_batch=*/b.bytes == 0, bound);
           if (!read.ok()) {
             fail(ToKafkaError(read.status()));
           } else {
+            for (const auto& a :
+                 read_committed
+                     ? log->AbortedTransactions(wp.fetch_offset, read.value().next_offset)
+                     : std::vector<txn::AbortedTxn>()) {
+              Response::AbortedTransaction& entry = p.aborted_transactions->emplace_back();
+              entry.producer_id = a.producer_id;
+              entry.first_offset = a.first_offset;
+            }
             p.records = kafka::Records::Files(std::move(read.value().ranges));
             b.bytes += read.value().bytes;
             budget -= read.value().bytes;

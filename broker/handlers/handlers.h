@@ -4,6 +4,8 @@
 
 #include "broker/handlers/handler.h"
 #include "kafka/error_code.h"
+#include "kafka/messages/add_offsets_to_txn.h"
+#include "kafka/messages/add_partitions_to_txn.h"
 #include "kafka/messages/alter_configs.h"
 #include "kafka/messages/api_versions.h"
 #include "kafka/messages/create_partitions.h"
@@ -14,7 +16,10 @@
 #include "kafka/messages/describe_cluster.h"
 #include "kafka/messages/describe_configs.h"
 #include "kafka/messages/describe_groups.h"
+#include "kafka/messages/describe_producers.h"
 #include "kafka/messages/describe_topic_partitions.h"
+#include "kafka/messages/describe_transactions.h"
+#include "kafka/messages/end_txn.h"
 #include "kafka/messages/fetch.h"
 #include "kafka/messages/find_coordinator.h"
 #include "kafka/messages/heartbeat.h"
@@ -24,12 +29,14 @@
 #include "kafka/messages/leave_group.h"
 #include "kafka/messages/list_groups.h"
 #include "kafka/messages/list_offsets.h"
+#include "kafka/messages/list_transactions.h"
 #include "kafka/messages/metadata.h"
 #include "kafka/messages/offset_commit.h"
 #include "kafka/messages/offset_delete.h"
 #include "kafka/messages/offset_fetch.h"
 #include "kafka/messages/produce.h"
 #include "kafka/messages/sync_group.h"
+#include "kafka/messages/txn_offset_commit.h"
 
 namespace tern::broker {
 
@@ -53,6 +60,13 @@ TERN_HANDLER(DeleteRecords);
 TERN_HANDLER(DescribeCluster);
 TERN_HANDLER(DescribeTopicPartitions);
 TERN_HANDLER(InitProducerId);
+TERN_HANDLER(AddPartitionsToTxn);
+TERN_HANDLER(AddOffsetsToTxn);
+TERN_HANDLER(EndTxn);
+TERN_HANDLER(TxnOffsetCommit);
+TERN_HANDLER(DescribeProducers);
+TERN_HANDLER(DescribeTransactions);
+TERN_HANDLER(ListTransactions);
 TERN_HANDLER(OffsetCommit);
 TERN_HANDLER(OffsetFetch);
 TERN_HANDLER(OffsetDelete);

@@ -4,15 +4,16 @@
 // also gets a new id with epoch 0: for producers without a transactional id Kafka keeps no
 // record of the ids it issued, so there is nothing to bump or fence.
 //
-// Transactional ids are refused with UNSUPPORTED_VERSION until transactions are served: both
-// librdkafka and the Java client treat it as fatal and report it at once, where a retriable code
-// (COORDINATOR_NOT_AVAILABLE, CONCURRENT_TRANSACTIONS) would make them retry forever, librdkafka
-// also retries INVALID_REQUEST, and an authorization error would send operators after ACLs that
-// do not exist. The response has no message field, so the broker logs why.
+// With a transactional id the transaction coordinator (txn/txn_coordinator.h) answers: the id's
+// producer id with its epoch bumped (a new id for a new transactional id), fencing every older
+// instance; an open transaction of the id is aborted first. v3+ may name the id and epoch the
+// producer holds (KIP-360); a mismatch is PRODUCER_FENCED. Clients older than v4 know
+// INVALID_PRODUCER_EPOCH for it.
 #include <spdlog/spdlog.h>
 
 #include "broker/broker_context.h"
 #include "broker/handlers/handlers.h"
+#include "broker/txn/txn_coordinator.h"
 
 namespace tern::broker {
 
@@ -33,10 +34,19 @@ asio::awaitable<Result<Reply>> HandleInitProducerId(RequestContext& ctx, kafka::
   } else if (request.transactional_id.has_value() && request.transactional_id->empty()) {
     fail(kafka::ErrorCode::kInvalidRequest);
   } else if (request.transactional_id.has_value()) {
-    spdlog::warn("{}: InitProducerId for transactional id '{}' refused: transactions are not "
-                 "served by this broker yet",
-                 ctx.peer, *request.transactional_id);
-    fail(kafka::ErrorCode::kUnsupportedVersion);
+    std::optional<std::pair<std::int64_t, std::int16_t>> expected;
+    if (names_producer) expected.emplace(request.producer_id, request.producer_epoch);
+    const txn::InitProducerIdResult result = co_await ctx.broker.txns().InitProducerId(
+        *request.transactional_id, request.transaction_timeout_ms, expected);
+    kafka::ErrorCode error = result.error;
+    if (error == kafka::ErrorCode::kProducerFenced && version < 4) {
+      error = kafka::ErrorCode::kInvalidProducerEpoch;
+    }
+    fail(error);
+    if (error == kafka::ErrorCode::kNone) {
+      response.producer_id = result.producer_id;
+      response.producer_epoch = result.producer_epoch;
+    }
   } else if (Result<std::int64_t> id = ctx.broker.producer_ids().Next(); !id.ok()) {
     spdlog::error("{}: no producer id to give: {}", ctx.peer, id.status().ToString());
     fail(kafka::ErrorCode::kUnknownServerError);

@@ -95,9 +95,13 @@ asio::awaitable<Result<Reply>> HandleListOffsets(RequestContext& ctx, kafka::Rea
         t.partitions.push_back(std::move(p));
         continue;
       }
-      const std::int64_t hw = broker.config().fsync == FsyncPolicy::kAlways
-                                  ? log->durable_end_offset()
-                                  : log->log_end_offset();
+      const std::int64_t durable_end = broker.config().fsync == FsyncPolicy::kAlways
+                                           ? log->durable_end_offset()
+                                           : log->log_end_offset();
+      // read_committed (v2+) sees up to the last stable offset.
+      const std::int64_t hw = version >= 2 && request.isolation_level == 1
+                                  ? log->LastStableOffset(durable_end)
+                                  : durable_end;
       p.leader_epoch = 0;
       switch (wp.timestamp) {
         case kLatest:

@@ -4,7 +4,8 @@
 // topics by id (UNKNOWN_TOPIC_ID for an unknown one). Errors of the group itself (empty id:
 // INVALID_GROUP_ID; its __consumer_offsets partition offline: COORDINATOR_NOT_AVAILABLE) go in
 // the group's error, the top-level error (v2-7) or each partition's (v1).
-// require_stable is answered as stable: there are no transactional offset commits to wait for.
+// require_stable (v7+): a partition whose offset a transaction has committed but not yet ended
+// gets UNSTABLE_OFFSET_COMMIT, which clients retry; without it the last stable offset is given.
 // v9's member id and epoch belong to KIP-848 groups; classic groups ignore them, as here.
 #include "broker/broker_context.h"
 #include "broker/group/group_coordinator.h"
@@ -24,12 +25,16 @@ constexpr std::int64_t kNoOffset = -1;
 Response::OffsetFetchResponsePartitions Answer(const group::OffsetStore& offsets,
                                                const std::string& group,
                                                const std::string& topic,
-                                               std::int32_t partition) {
+                                               std::int32_t partition, bool require_stable) {
   Response::OffsetFetchResponsePartitions p;
   p.partition_index = partition;
   p.committed_offset = kNoOffset;
   p.committed_leader_epoch = -1;
   p.metadata = "";
+  if (require_stable && offsets.HasPendingTxnOffset(group, topic, partition)) {
+    p.error_code = kafka::Code(kafka::ErrorCode::kUnstableOffsetCommit);
+    return p;
+  }
   if (const group::OffsetCommitValue* v = offsets.Find(group, topic, partition)) {
     p.committed_offset = v->offset;
     p.committed_leader_epoch = v->leader_epoch;
@@ -40,7 +45,7 @@ Response::OffsetFetchResponsePartitions Answer(const group::OffsetStore& offsets
 
 Response::OffsetFetchResponseGroup FetchGroup(BrokerContext& broker,
                                               const Request::OffsetFetchRequestGroup& want,
-                                              std::int16_t version) {
+                                              std::int16_t version, bool require_stable) {
   group::GroupCoordinator& groups = broker.groups();
   const Topics& topics = broker.topics();
   const bool by_id = version >= kFirstTopicIdVersion;
@@ -70,7 +75,7 @@ Response::OffsetFetchResponseGroup FetchGroup(BrokerContext& broker,
         t.name.clear();
       }
       for (const auto& [partition, value] : partitions) {
-        t.partitions.push_back(Answer(offsets, want.group_id, name, partition));
+        t.partitions.push_back(Answer(offsets, want.group_id, name, partition, require_stable));
       }
       out.topics.push_back(std::move(t));
     }
@@ -92,7 +97,8 @@ Response::OffsetFetchResponseGroup FetchGroup(BrokerContext& broker,
         continue;
       }
       t.partitions.push_back(
-          Answer(offsets, want.group_id, by_id ? topic->name : want_topic.name, partition));
+          Answer(offsets, want.group_id, by_id ? topic->name : want_topic.name, partition,
+                 require_stable));
     }
     out.topics.push_back(std::move(t));
   }
@@ -173,11 +179,11 @@ asio::awaitable<Result<Reply>> HandleOffsetFetch(RequestContext& ctx, kafka::Rea
   Response response;
   if (version >= kFirstMultiGroupVersion) {
     for (const auto& g : request.groups) {
-      response.groups.push_back(FetchGroup(broker, g, version));
+      response.groups.push_back(FetchGroup(broker, g, version, request.require_stable));
       CountErrors(broker, response.groups.back());
     }
   } else {
-    Response::OffsetFetchResponseGroup g = FetchGroup(broker, SingleGroup(request), version);
+    Response::OffsetFetchResponseGroup g = FetchGroup(broker, SingleGroup(request), version, request.require_stable);
     CountErrors(broker, g);
     SetSingleGroupAnswer(request, std::move(g), version, response);
   }

@@ -4,7 +4,10 @@
 // Batches of idempotent producers are checked against the partition's producer state inside
 // the append (storage/partition_log.h): a retry of a batch already written is acknowledged with
 // its original offsets once those are durable, a stale epoch gets INVALID_PRODUCER_EPOCH and a
-// sequence gap OUT_OF_ORDER_SEQUENCE_NUMBER, as in Kafka.
+// sequence gap OUT_OF_ORDER_SEQUENCE_NUMBER, as in Kafka. Transactional batches come with the
+// request's transactional id and are accepted for a partition that the producer's open
+// transaction holds (AddPartitionsToTxn; txn/txn_coordinator.h); otherwise INVALID_TXN_STATE,
+// or INVALID_PRODUCER_EPOCH for a fenced producer.
 #include <spdlog/spdlog.h>
 
 #include <asio/use_awaitable.hpp>
@@ -13,6 +16,7 @@
 #include "broker/broker_context.h"
 #include "broker/handlers/errors.h"
 #include "broker/handlers/handlers.h"
+#include "broker/txn/txn_coordinator.h"
 #include "common/crc32c.h"
 #include "kafka/compression.h"
 #include "kafka/record_batch.h"
@@ -54,7 +58,8 @@ bool AllRecordsKeyed(std::string_view batch, const kafka::RecordBatchHeader& h) 
 
 // Checks the batches of one partition; on failure sets the error in `out`.
 bool Validate(const kafka::Records& records, std::int16_t version, const Topic& topic,
-              const BrokerLogDefaults& defaults, PartitionResponse& out) {
+              const BrokerLogDefaults& defaults, bool has_transactional_id,
+              std::vector<kafka::RecordBatchHeader>* headers, PartitionResponse& out) {
   auto fail = [&](kafka::ErrorCode code, std::string message) {
     out.error_code = kafka::Code(code);
     out.error_message = std::move(message);
@@ -95,9 +100,16 @@ bool Validate(const kafka::Records& records, std::int16_t version, const Topic& 
     if (h.is_control()) {
       return fail(kafka::ErrorCode::kInvalidRecord, "clients may not write control batches");
     }
-    if (h.is_transactional()) {
-      return fail(kafka::ErrorCode::kInvalidTxnState,
-                  "transactional batches are not accepted by this broker yet");
+    if (h.is_transactional() != has_transactional_id) {
+      return fail(kafka::ErrorCode::kInvalidRecord,
+                  has_transactional_id
+                      ? "a request with a transactional id carries only transactional batches"
+                      : "transactional batches need the request's transactional id");
+    }
+    if (h.is_transactional() && (h.producer_id != batches.value().front().producer_id ||
+                                 h.producer_epoch != batches.value().front().producer_epoch)) {
+      return fail(kafka::ErrorCode::kInvalidRecord,
+                  "the transactional batches of a partition come from one producer");
     }
     if (h.producer_id >= 0 && h.base_sequence < 0) {
       return fail(kafka::ErrorCode::kInvalidRecord,
@@ -105,6 +117,7 @@ bool Validate(const kafka::Records& records, std::int16_t version, const Topic& 
                       " needs a sequence number");
     }
   }
+  *headers = std::move(batches).value();
   return true;
 }
 
@@ -132,6 +145,23 @@ std::string StampLogAppendTime(std::string_view batches, std::int64_t now) {
     pos += size;
   }
   return out;
+}
+
+// For a transactional request: whether the producer's open transaction holds the partition.
+bool TransactionAllows(BrokerContext& broker, const std::optional<std::string>& transactional_id,
+                       const std::vector<kafka::RecordBatchHeader>& headers, const Topic& topic,
+                       std::int32_t partition, PartitionResponse& out) {
+  if (!transactional_id.has_value()) return true;
+  const kafka::ErrorCode error =
+      broker.txns().CheckWrite(*transactional_id, headers.front().producer_id,
+                               headers.front().producer_epoch, topic.name, partition);
+  if (error == kafka::ErrorCode::kNone) return true;
+  out.error_code = kafka::Code(error == kafka::ErrorCode::kInvalidProducerIdMapping
+                                   ? kafka::ErrorCode::kInvalidTxnState
+                                   : error);
+  out.error_message = "partition " + topic.name + "-" + std::to_string(partition) +
+                      " is not in the open transaction of " + *transactional_id;
+  return false;
 }
 
 }  // namespace
@@ -165,9 +195,6 @@ asio::awaitable<Result<Reply>> HandleProduce(RequestContext& ctx, kafka::Reader&
       p.base_offset = -1;
       if (!valid_acks) {
         p.error_code = kafka::Code(kafka::ErrorCode::kInvalidRequiredAcks);
-      } else if (request.transactional_id.has_value()) {
-        p.error_code = kafka::Code(kafka::ErrorCode::kTransactionalIdAuthorizationFailed);
-        p.error_message = "transactions are not served by this broker yet";
       } else if (topic == nullptr) {
         p.error_code = kafka::Code(version >= 13 ? kafka::ErrorCode::kUnknownTopicId
                                                  : kafka::ErrorCode::kUnknownTopicOrPartition);
@@ -181,7 +208,11 @@ asio::awaitable<Result<Reply>> HandleProduce(RequestContext& ctx, kafka::Reader&
       } else if (auto log = topic->partitions[static_cast<std::size_t>(partition_data.index)].log;
                  log == nullptr) {
         p.error_code = kafka::Code(kafka::ErrorCode::kKafkaStorageError);
-      } else if (Validate(partition_data.records, version, *topic, topics.defaults(), p)) {
+      } else if (std::vector<kafka::RecordBatchHeader> headers;
+                 Validate(partition_data.records, version, *topic, topics.defaults(),
+                          request.transactional_id.has_value(), &headers, p) &&
+                 TransactionAllows(broker, request.transactional_id, headers, *topic,
+                                   partition_data.index, p)) {
         const bool append_time = TimestampPolicyOf(topic->configs).log_append_time;
         const std::int64_t now = storage::SystemClockMs();
         std::string stamped;

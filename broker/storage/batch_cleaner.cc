@@ -102,6 +102,10 @@ Result<CleanedBatch> CleanBatch(std::string_view batch, const RecordBatchHeader&
                                 const LatestOffsets& latest, const CleaningRules& rules) {
   CleanedBatch result;
   if (header.is_control()) return result;
+  if (rules.aborted && rules.aborted(header)) {
+    result.outcome = CleanedBatch::Outcome::kRemoved;
+    return result;
+  }
   DecodedRecords decoded;
   if (Status s = Decode(batch, header, &decoded); !s.ok()) return s;
 

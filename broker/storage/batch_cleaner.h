@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -45,12 +46,18 @@ struct CleanedBatch {
   std::string bytes;
 };
 
+// Whether a batch belongs to an aborted transaction (its records were never committed).
+using AbortedBatch = std::function<bool(const kafka::RecordBatchHeader&)>;
+
 struct CleaningRules {
   std::int64_t now_ms = 0;
   std::int64_t delete_retention_ms = 0;
+  // Batches of aborted transactions are removed whole and supersede nothing; may be empty.
+  AbortedBatch aborted = nullptr;
 };
 
-// Decides what compaction keeps of `batch`: a keyed record survives when `latest` names its
+// Decides what compaction keeps of `batch`: nothing of an aborted transaction's batch; a keyed
+// record survives when `latest` names its
 // offset (or does not know its key); a record without a key never survives; a surviving
 // tombstone survives until its batch's delete horizon has passed. Errors as for
 // CollectLatestOffsets, plus Unsupported when the codec cannot re-encode.

@@ -2,6 +2,7 @@
 // appends, reads and retention.
 #include "broker/storage/compactor.h"
 
+#include <limits>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -70,8 +71,10 @@ Status CopyCleaned(const Segment& from, Segment& to, const LatestOffsets& latest
 
 }  // namespace
 
-Status CollectSegmentKeys(const Segment& segment, LatestOffsets* latest) {
-  return segment.ForEachBatch([latest](const RecordBatchHeader& h, std::string_view batch) {
+Status CollectSegmentKeys(const Segment& segment, LatestOffsets* latest,
+                          const AbortedBatch& aborted) {
+  return segment.ForEachBatch([&](const RecordBatchHeader& h, std::string_view batch) {
+    if (aborted && aborted(h)) return Status::Ok();
     return CollectLatestOffsets(batch, h, latest);
   });
 }
@@ -101,12 +104,20 @@ Status PartitionLog::Compact(std::int64_t now_ms) {
   std::lock_guard pass_lock(compact_mu_);
   std::vector<std::shared_ptr<Segment>> cleanable;
   LogConfig config;
+  std::vector<txn::AbortedTxn> aborted;
   {
     std::lock_guard lock(mu_);
     if (Status s = CheckUsable(); !s.ok()) return s;
     config = config_;
     if (config.cleanup_policy == CleanupPolicy::kDelete) return Status::Ok();
+    // Records of a transaction still open may yet be aborted: nothing from its first offset
+    // on is cleaned, so they can neither supersede nor be superseded (Kafka cleans below the
+    // first unstable offset only).
+    const std::int64_t stable_end =
+        producers_.FirstUnstableOffset().value_or(std::numeric_limits<std::int64_t>::max());
+    aborted = producers_.aborted();
     for (auto it = segments_.begin(); std::next(it) != segments_.end(); ++it) {
+      if (it->second->next_offset() > stable_end) break;
       if (config.min_compaction_lag_ms > 0 &&
           it->second->max_timestamp() > now_ms - config.min_compaction_lag_ms) {
         break;
@@ -116,11 +127,28 @@ Status PartitionLog::Compact(std::int64_t now_ms) {
   }
   if (cleanable.empty()) return Status::Ok();
 
+  // A transactional batch lies in an aborted transaction when its producer's abort marker
+  // follows it and that transaction's first offset is at or before it.
+  AbortedBatch is_aborted;
+  if (!aborted.empty()) {
+    is_aborted = [&aborted](const RecordBatchHeader& h) {
+      if (!h.is_transactional() || h.is_control()) return false;
+      for (const txn::AbortedTxn& a : aborted) {
+        if (a.producer_id == h.producer_id && a.first_offset <= h.base_offset &&
+            h.base_offset < a.last_offset) {
+          return true;
+        }
+      }
+      return false;
+    };
+  }
   LatestOffsets latest;
   for (const std::shared_ptr<Segment>& segment : cleanable) {
-    if (Status s = CollectSegmentKeys(*segment, &latest); !s.ok()) return s;
+    if (Status s = CollectSegmentKeys(*segment, &latest, is_aborted); !s.ok()) return s;
   }
-  const CleaningRules rules{.now_ms = now_ms, .delete_retention_ms = config.delete_retention_ms};
+  const CleaningRules rules{.now_ms = now_ms,
+                            .delete_retention_ms = config.delete_retention_ms,
+                            .aborted = is_aborted};
   bool installed = false;
   for (const std::shared_ptr<Segment>& segment : cleanable) {
     Result<std::shared_ptr<Segment>> cleaned =

@@ -27,7 +27,8 @@ namespace tern::broker::storage {
 inline constexpr std::string_view kCleanedSuffix = ".cleaned";
 
 // Adds the keys of every batch of `segment` to `latest`. REQUIRES: `segment` is sealed.
-Status CollectSegmentKeys(const Segment& segment, LatestOffsets* latest);
+Status CollectSegmentKeys(const Segment& segment, LatestOffsets* latest,
+                          const AbortedBatch& aborted = {});
 
 // Writes, syncs and returns the cleaned copy of `segment` as files named with kCleanedSuffix
 // in `dir`, or nullptr when compaction would not change the segment (no files are written).

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kafka/record_batch.h"
+#include "kafka/txn_marker.h"
 
 namespace tern::broker::storage {
 namespace {
@@ -134,8 +135,10 @@ Status PartitionLog::LoadProducerState(std::int64_t now_ms) {
   std::int64_t replayed = 0;
   for (const auto& [base, segment] : segments_) {
     if (segment->next_offset() <= from) continue;
-    Status s = segment->ForEachHeader(from, [&](const kafka::RecordBatchHeader& h) {
-      producers_.Replay(h, now_ms);
+    Status s = segment->ForEachHeader(from, [&](const kafka::RecordBatchHeader& h,
+                                                std::string_view control) {
+      producers_.Replay(h, now_ms,
+                        h.is_control() ? kafka::MarkerCommitted(control) : std::nullopt);
       ++replayed;
       return Status::Ok();
     });
@@ -170,7 +173,7 @@ Status PartitionLog::CheckUsable() const {
   return Status::Ok();
 }
 
-Result<AppendResult> PartitionLog::Append(std::string_view batches) {
+Result<AppendResult> PartitionLog::Append(std::string_view batches, txn::AppendOrigin origin) {
   Result<std::vector<kafka::RecordBatchHeader>> split = kafka::SplitBatches(batches);
   if (!split.ok()) return split.status();
   std::vector<kafka::RecordBatchHeader>& headers = split.value();
@@ -181,13 +184,11 @@ Result<AppendResult> PartitionLog::Append(std::string_view batches) {
   if (failed_) {
     return Status::IoError(fmt::format("{}: an earlier write failed; reopen the log", dir_));
   }
-  std::int64_t offsets_needed = 0;
   for (const kafka::RecordBatchHeader& h : headers) {
     if (h.size_in_bytes() > config_.max_message_bytes) {
       return Status::TooLarge(fmt::format("record batch of {} bytes exceeds max.message.bytes {}",
                                           h.size_in_bytes(), config_.max_message_bytes));
     }
-    offsets_needed += std::int64_t{h.last_offset_delta} + 1;
   }
 
   AppendResult result;
@@ -196,7 +197,7 @@ Result<AppendResult> PartitionLog::Append(std::string_view batches) {
     h.base_offset = offset;
     offset = h.last_offset() + 1;
   }
-  txn::AppendCheck check = producers_.Check(headers);
+  txn::AppendCheck check = producers_.Check(headers, origin);
   if (check.outcome == txn::AppendCheck::Outcome::kDuplicate) {
     result.first_offset = check.duplicate.first_offset;
     result.last_offset = check.duplicate.last_offset;
@@ -209,8 +210,62 @@ Result<AppendResult> PartitionLog::Append(std::string_view batches) {
     result.error_message = std::move(check.message);
     return result;
   }
-
   const std::int64_t now = clock_();
+  if (Status s = WriteBatches(batches, headers, now, &result); !s.ok()) return s;
+  producers_.Apply(std::move(check.updated), now);
+  // Control batches appended as they are (copies of markers) close transactions as markers do.
+  std::size_t position = 0;
+  for (const kafka::RecordBatchHeader& h : headers) {
+    if (h.is_control() && h.producer_id >= 0) {
+      if (auto committed = kafka::MarkerCommitted(batches.substr(position))) {
+        const txn::CompletedTxn done = producers_.ApplyMarker(
+            h.producer_id, h.producer_epoch, -1, *committed, h.base_offset, now);
+        if (done.first_offset >= 0) completing_.emplace_back(done.marker_offset, done.first_offset);
+      }
+    }
+    position += static_cast<std::size_t>(h.size_in_bytes());
+  }
+  return result;
+}
+
+Result<AppendResult> PartitionLog::AppendMarker(std::int64_t producer_id,
+                                                std::int16_t producer_epoch,
+                                                std::int32_t coordinator_epoch, bool committed) {
+  std::lock_guard lock(mu_);
+  if (Status s = CheckUsable(); !s.ok()) return s;
+  if (failed_) {
+    return Status::IoError(fmt::format("{}: an earlier write failed; reopen the log", dir_));
+  }
+  AppendResult result;
+  if (kafka::ErrorCode e = producers_.CheckMarker(producer_id, producer_epoch);
+      e != kafka::ErrorCode::kNone) {
+    result.error = e;
+    result.error_message = fmt::format("producer {} has a newer epoch than {} in {}",
+                                       producer_id, producer_epoch, dir_);
+    return result;
+  }
+  const std::int64_t now = clock_();
+  const std::string batch = kafka::BuildTxnMarkerBatch(
+      kafka::TxnMarker{producer_id, producer_epoch, coordinator_epoch, committed, now});
+  Result<kafka::RecordBatchHeader> header = kafka::ParseRecordBatchHeader(batch);
+  if (!header.ok()) return header.status();
+  std::vector<kafka::RecordBatchHeader> headers{header.value()};
+  headers.front().base_offset = next_offset_;
+  if (Status s = WriteBatches(batch, headers, now, &result); !s.ok()) return s;
+  const txn::CompletedTxn done = producers_.ApplyMarker(producer_id, producer_epoch,
+                                                        coordinator_epoch, committed,
+                                                        result.first_offset, now);
+  if (done.first_offset >= 0) completing_.emplace_back(done.marker_offset, done.first_offset);
+  return result;
+}
+
+Status PartitionLog::WriteBatches(std::string_view batches,
+                                  const std::vector<kafka::RecordBatchHeader>& headers,
+                                  std::int64_t now, AppendResult* result) {
+  std::int64_t offsets_needed = 0;
+  for (const kafka::RecordBatchHeader& h : headers) {
+    offsets_needed += std::int64_t{h.last_offset_delta} + 1;
+  }
   const Segment& current = active();
   const std::int64_t segment_limit =
       std::min<std::int64_t>(config_.segment_bytes, std::numeric_limits<std::int32_t>::max());
@@ -225,23 +280,39 @@ Result<AppendResult> PartitionLog::Append(std::string_view batches) {
   }
 
   std::string stamped(batches);
-  result.first_offset = next_offset_;
+  result->first_offset = next_offset_;
   std::size_t position = 0;
   for (const kafka::RecordBatchHeader& h : headers) {
     kafka::StampBaseOffset(stamped.data() + position, h.base_offset);
     position += static_cast<std::size_t>(h.size_in_bytes());
-    result.max_timestamp = std::max(result.max_timestamp, h.max_timestamp);
+    result->max_timestamp = std::max(result->max_timestamp, h.max_timestamp);
   }
   if (Status s = active().Append(stamped, headers, config_.index_interval_bytes, now); !s.ok()) {
     failed_ = true;
     spdlog::error("{}: append failed, refusing further appends: {}", dir_, s.ToString());
     return s;
   }
-  producers_.Apply(std::move(check.updated), now);
-  next_offset_ = offset;
+  next_offset_ += offsets_needed;
   size_bytes_ += static_cast<std::int64_t>(stamped.size());
-  result.last_offset = offset - 1;
-  return result;
+  result->last_offset = next_offset_ - 1;
+  return Status::Ok();
+}
+
+std::int64_t PartitionLog::LastStableOffset(std::int64_t high_watermark) const {
+  std::lock_guard lock(mu_);
+  while (!completing_.empty() && completing_.front().first < high_watermark) {
+    completing_.pop_front();
+  }
+  std::int64_t lso = high_watermark;
+  if (auto first = producers_.FirstUnstableOffset()) lso = std::min(lso, *first);
+  for (const auto& [marker, first] : completing_) lso = std::min(lso, first);
+  return lso;
+}
+
+std::vector<txn::AbortedTxn> PartitionLog::AbortedTransactions(std::int64_t from,
+                                                               std::int64_t to) const {
+  std::lock_guard lock(mu_);
+  return producers_.AbortedBetween(from, to);
 }
 
 Status PartitionLog::Roll() {
@@ -432,6 +503,7 @@ Status PartitionLog::RemoveOldestSegment(std::string_view reason) {
   segments_.erase(segments_.begin());
   size_bytes_ -= segment->size();
   log_start_offset_ = std::max(log_start_offset_, segments_.begin()->first);
+  producers_.RemoveAbortedBelow(log_start_offset_);
   directory_dirty_ = true;
   // The producers of the removed batches stay known (as in Kafka, until they expire); only the
   // snapshots that the log no longer continues go.

@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -90,7 +91,25 @@ class PartitionLog {
   // with `error`, and neither writes anything.
   // No fsync: see Sync. Fails with TooLarge when a batch exceeds max_message_bytes,
   // InvalidArgument/Corruption when the bytes are not whole batches, IoError on a write error.
-  Result<AppendResult> Append(std::string_view batches);
+  // `origin` kCoordinator: the broker's own writes for a transactional producer (offset
+  // commits), which carry no sequence numbers.
+  Result<AppendResult> Append(std::string_view batches,
+                              txn::AppendOrigin origin = txn::AppendOrigin::kClient);
+
+  // Writes a transaction marker (a commit or abort control batch) for the producer, closing
+  // its open transaction in this partition; a marker of a producer with no open transaction
+  // is written all the same (a coordinator retrying after a crash). Refused with
+  // INVALID_PRODUCER_EPOCH in the result when the partition knows a newer epoch. Durable at
+  // the next Sync, like any append.
+  Result<AppendResult> AppendMarker(std::int64_t producer_id, std::int16_t producer_epoch,
+                                    std::int32_t coordinator_epoch, bool committed);
+
+  // The last stable offset for a high watermark `high_watermark`: read_committed consumers
+  // read below it. The first offset of the oldest transaction that is open, or whose marker is
+  // not yet below the high watermark; the high watermark when there is none.
+  std::int64_t LastStableOffset(std::int64_t high_watermark) const;
+  // The aborted transactions with records in [from, to), for Fetch at read_committed.
+  std::vector<txn::AbortedTxn> AbortedTransactions(std::int64_t from, std::int64_t to) const;
 
   // fdatasync of everything appended before the call; then durable_end_offset() covers it.
   // Safe to call concurrently with every other call; concurrent Syncs run one at a time.
@@ -161,6 +180,11 @@ class PartitionLog {
       : dir_(std::move(dir)), config_(config), clock_(std::move(clock)) {}
 
   Status Recover();
+  // Rolls when needed, stamps base offsets from next_offset_ and writes `batches`, whose
+  // `headers` already carry those offsets. REQUIRES: mu_ held.
+  Status WriteBatches(std::string_view batches,
+                      const std::vector<kafka::RecordBatchHeader>& headers, std::int64_t now,
+                      AppendResult* result);
   Status LoadProducerState(std::int64_t now_ms);
   Status CheckUsable() const;                 // REQUIRES: mu_ held
   Status Roll();                              // REQUIRES: mu_ held
@@ -188,6 +212,9 @@ class PartitionLog {
   bool directory_dirty_ = false;  // segment files created or renamed since the last Sync
   std::vector<PendingDeletion> pending_deletions_;
   txn::ProducerStateTable producers_;
+  // Transactions whose marker is written but may not yet be below the high watermark:
+  // (marker offset, first offset), in marker order. Pruned by LastStableOffset.
+  mutable std::deque<std::pair<std::int64_t, std::int64_t>> completing_;
   ProducerSnapshots snapshots_{dir_};
   bool closed_ = false;
   bool failed_ = false;  // a write or fsync failed; appends are refused

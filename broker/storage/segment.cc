@@ -356,7 +356,7 @@ Status Segment::ForEachBatch(
 
 Status Segment::ForEachHeader(
     std::int64_t from_offset,
-    const std::function<Status(const RecordBatchHeader&)>& fn) const {
+    const std::function<Status(const RecordBatchHeader&, std::string_view)>& fn) const {
   const std::int64_t start =
       offset_index_->Lookup(std::max<std::int64_t>(0, from_offset - base_offset_));
   BatchCursor cursor(*log_, start, size_, /*validate=*/false);
@@ -366,7 +366,13 @@ Status Segment::ForEachHeader(
     if (!next.ok()) return next.status();
     if (!next.value()) return Status::Ok();
     if (h.base_offset < from_offset) continue;
-    if (Status s = fn(h); !s.ok()) return s;
+    std::string_view control;
+    if (h.is_control()) {
+      Result<std::string_view> whole = cursor.LastBatch(h);
+      if (!whole.ok()) return whole.status();
+      control = whole.value();
+    }
+    if (Status s = fn(h, control); !s.ok()) return s;
   }
 }
 

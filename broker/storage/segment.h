@@ -92,9 +92,11 @@ class Segment {
       const std::function<Status(const kafka::RecordBatchHeader&, std::string_view)>& fn) const;
   // Calls `fn` with the header of each batch whose base offset is at least `from_offset`, front
   // to back, reading little more than the headers; stops at the first error `fn` returns. Only
-  // the header and framing are checked. Recovery uses it to rebuild producer state.
-  Status ForEachHeader(std::int64_t from_offset,
-                       const std::function<Status(const kafka::RecordBatchHeader&)>& fn) const;
+  // the header and framing are checked. For a control batch (a transaction marker) `fn` also
+  // gets the whole batch, otherwise an empty view. Recovery uses it to rebuild producer state.
+  Status ForEachHeader(
+      std::int64_t from_offset,
+      const std::function<Status(const kafka::RecordBatchHeader&, std::string_view)>& fn) const;
 
   Status SyncLog();                 // fdatasync of the .log; any thread
   Status Seal();                    // writes the final time-index entry

@@ -7,10 +7,16 @@
 // producer's sequence is refused (OUT_OF_ORDER_SEQUENCE_NUMBER). An unknown producer may start
 // at any sequence, as in Kafka 4 (its state may have expired or been removed with its data).
 //
+// Transactions: a transactional batch opens the producer's transaction in the partition (its
+// first offset is kept) and a control batch (a commit or abort marker, written by the
+// transaction coordinator) closes it. The table knows the partition's open transactions (the
+// first unstable offset, which bounds the last stable offset read_committed consumers read
+// up to) and keeps the aborted ones (producer, first offset, marker offset) that Fetch lists
+// so read_committed consumers skip their records.
+//
 // The table is rebuilt from the log's batch headers (Replay) and saved in snapshots
 // (EncodeSnapshot/DecodeSnapshot: a versioned, CRC-checked binary form; the caller owns the
-// files). Transactions will add per-producer state (the open transaction's first offset, the
-// coordinator epoch) to ProducerEntry and a new snapshot version.
+// files).
 //
 // A plain value type with no I/O and no locking: the owning PartitionLog serialises every call
 // under its mutex, which makes the check and the append it guards one atomic step.
@@ -19,6 +25,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -65,6 +72,10 @@ struct ProducerEntry {
   // The broker's clock at the producer's last append (or when recovery replayed it): what
   // producer_id_expiration_ms counts from.
   std::int64_t last_append_ms = 0;
+  // The first offset of the producer's open transaction in this partition; -1: none.
+  std::int64_t txn_first_offset = -1;
+  // The coordinator epoch of the producer's last marker; -1: none yet.
+  std::int32_t coordinator_epoch = -1;
 
   // Records a batch of `batch_epoch`; a new epoch forgets the batches of the old one.
   void AddBatch(std::int16_t batch_epoch, const BatchMetadata& batch);
@@ -76,6 +87,28 @@ struct ProducerEntry {
   }
 
   friend bool operator==(const ProducerEntry&, const ProducerEntry&) = default;
+};
+
+// An aborted transaction of one producer: its records lie between first_offset and its abort
+// marker at last_offset.
+struct AbortedTxn {
+  std::int64_t producer_id = -1;
+  std::int64_t first_offset = -1;
+  std::int64_t last_offset = -1;
+
+  friend bool operator==(const AbortedTxn&, const AbortedTxn&) = default;
+};
+
+// Who writes a batch: a client through Produce (sequence numbers checked), or the broker
+// itself for a producer (transactional offset commits; no sequence numbers).
+enum class AppendOrigin { kClient, kCoordinator };
+
+// What a marker closed: the transaction's first offset (-1 when the producer had none open).
+struct CompletedTxn {
+  std::int64_t producer_id = -1;
+  std::int64_t first_offset = -1;
+  std::int64_t marker_offset = -1;
+  bool committed = false;
 };
 
 // The verdict on a client's batches.
@@ -99,18 +132,47 @@ class ProducerStateTable {
   // offsets the batches will get. Batches without a producer id (-1) pass unchecked. A batch
   // that repeats one of the five remembered batches of its producer makes the whole call a
   // duplicate (nothing of it is written). Does not change the table.
-  AppendCheck Check(const std::vector<kafka::RecordBatchHeader>& headers) const;
+  // Transactional batches open (or continue) their producer's transaction; a
+  // non-transactional batch of a producer with an open transaction is refused
+  // (INVALID_TXN_STATE). Control batches pass unchecked: the caller applies them as markers. Batches of AppendOrigin::kCoordinator carry no sequence numbers: only
+  // their epoch is checked.
+  AppendCheck Check(const std::vector<kafka::RecordBatchHeader>& headers,
+                    AppendOrigin origin = AppendOrigin::kClient) const;
 
   // Makes the entries of a kAppend check current, stamped with `now_ms`, once the batches are
   // in the log.
   void Apply(std::map<std::int64_t, ProducerEntry> updated, std::int64_t now_ms);
 
-  // Recovery: adds one batch read back from the log, unchecked.
-  void Replay(const kafka::RecordBatchHeader& header, std::int64_t now_ms);
+  // Whether a marker of `producer_id` at `epoch` may be written: NONE, or
+  // INVALID_PRODUCER_EPOCH when the producer has a newer epoch here.
+  kafka::ErrorCode CheckMarker(std::int64_t producer_id, std::int16_t epoch) const;
+  // Records a marker written at `marker_offset`: closes the producer's open transaction
+  // (keeping it in the aborted list when `committed` is false) and moves the producer to
+  // `epoch` (a newer epoch forgets the old one's batches).
+  CompletedTxn ApplyMarker(std::int64_t producer_id, std::int16_t epoch,
+                           std::int32_t coordinator_epoch, bool committed,
+                           std::int64_t marker_offset, std::int64_t now_ms);
 
-  // Forgets producers whose last append is at least `expiration_ms` before `now_ms`. Returns
-  // how many were forgotten.
+  // Recovery: adds one batch read back from the log, unchecked. For a control batch,
+  // `committed_marker` is its marker's type (nullopt: not a transaction marker).
+  void Replay(const kafka::RecordBatchHeader& header, std::int64_t now_ms,
+              std::optional<bool> committed_marker = std::nullopt);
+
+  // Forgets producers whose last append is at least `expiration_ms` before `now_ms`, except
+  // those with an open transaction. Returns how many were forgotten.
   std::size_t RemoveExpired(std::int64_t now_ms, std::int64_t expiration_ms);
+
+  // The first offset of the oldest open transaction; nullopt when none is open.
+  std::optional<std::int64_t> FirstUnstableOffset() const;
+  // The aborted transactions with records in [from, to): marker at or after `from`, first
+  // offset before `to`; in marker order.
+  std::vector<AbortedTxn> AbortedBetween(std::int64_t from, std::int64_t to) const;
+  // Forgets aborted transactions whose marker lies below `offset` (the log start).
+  void RemoveAbortedBelow(std::int64_t offset);
+  const std::vector<AbortedTxn>& aborted() const { return aborted_; }
+  // The producers with an open transaction, by first offset.
+  const std::set<std::pair<std::int64_t, std::int64_t>>& open_txns() const { return open_; }
+  const std::unordered_map<std::int64_t, ProducerEntry>& producers() const { return producers_; }
 
   const ProducerEntry* Find(std::int64_t producer_id) const;
   std::size_t size() const { return producers_.size(); }
@@ -126,7 +188,11 @@ class ProducerStateTable {
   friend bool operator==(const ProducerStateTable&, const ProducerStateTable&) = default;
 
  private:
+  void SetOpen(std::int64_t producer_id, std::int64_t old_first, std::int64_t new_first);
+
   std::unordered_map<std::int64_t, ProducerEntry> producers_;
+  std::set<std::pair<std::int64_t, std::int64_t>> open_;  // (first offset, producer id)
+  std::vector<AbortedTxn> aborted_;                        // by marker offset
 };
 
 struct ProducerStateTable::Snapshot {

@@ -278,10 +278,10 @@ TEST(ProducerSnapshotTest, EveryTruncationIsCorruption) {
 
 TEST(ProducerSnapshotTest, UnknownVersionIsRefused) {
   std::string bytes = ProducerStateTable().EncodeSnapshot(0);
-  bytes[5] = 2;  // version u16 after the 4-byte magic
+  bytes[5] = 3;  // version u16 after the 4-byte magic
   Result<ProducerStateTable::Snapshot> r = ProducerStateTable::DecodeSnapshot(bytes);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("unknown version 2"), std::string::npos);
+  EXPECT_NE(r.status().message().find("unknown version 3"), std::string::npos);
 }
 
 TEST(ProducerSnapshotTest, BatchAtOrPastTheSnapshotOffsetIsRefused) {

@@ -1,7 +1,8 @@
 """Idempotent producers against tern-broker:
 
 - InitProducerId at every version: fresh, unique ids with epoch 0 (also across restarts, and
-  for a producer naming its old id, as Kafka 4 does); transactional ids refused;
+  for a producer naming its old id, as Kafka 4 does); a transactional id keeps its producer
+  id and gets its epoch bumped at each InitProducerId;
 - by hand (kafka_wire.py): a retried batch is acknowledged with its first offsets and stored
   once; sequence gaps, stale epochs and a new epoch not starting at 0 are refused;
 - a retry sent to a broker restarted after kill -9 (or a clean stop) is still recognised, with
@@ -88,13 +89,16 @@ def test_producer_id_without_epoch_is_an_invalid_request(tern_module):
 
 
 @pytest.mark.parametrize("version", INIT_PRODUCER_ID_VERSIONS)
-def test_transactional_id_is_refused_until_transactions_are_served(tern_module, version):
+def test_a_transactional_id_keeps_its_producer_id_and_bumps_its_epoch(tern_module, version):
+    txn_id = f"txn-v{version}"
     with wire.Connection(tern_module.bootstrap) as conn:
-        assert wire.init_producer_id(conn, version, transactional_id="txn-1") == \
-            (wire.UNSUPPORTED_VERSION, -1, -1)
+        error, pid, epoch = wire.init_producer_id(conn, version, transactional_id=txn_id)
+        assert (error, epoch) == (wire.NONE, 0) and pid >= 0
+        for bumped in (1, 2):
+            assert wire.init_producer_id(conn, version, transactional_id=txn_id) == \
+                (wire.NONE, pid, bumped)
         assert wire.init_producer_id(conn, version, transactional_id="") == \
             (wire.INVALID_REQUEST, -1, -1)
-    assert "transactions are not served" in tern_module.log_text()
 
 
 def test_producer_ids_are_never_reissued_after_a_crash(tmp_path):

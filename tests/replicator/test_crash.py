@@ -1,7 +1,8 @@
 """tern-replicator survives kill -9 at any moment.
 
-Exactly-once: while a producer keeps writing numbered records to the source, the replicator is
-killed at 22 random moments (0.2-2 s after an instance began copying, or after it started) and
+Exactly-once, Apache Kafka -> Apache Kafka and tern-broker -> tern-broker (the target's
+transactions are tern-broker's): while a producer keeps writing numbered records to the source,
+the replicator is killed at 22 random moments (0.2-2 s after an instance began copying, or after it started) and
 started again on the same state directory. Once it has caught up, the target, read with
 read_committed, holds every source record exactly once, in order: each target partition equals
 its source partition record for record. The progress committed on the target never goes back.
@@ -18,6 +19,8 @@ import time
 
 import pytest
 
+from harness.replicator import TernReplicator
+from harness.tern import TernBroker
 from support import (ORIGIN_HEADER, NumberedLoad, assert_replicated, committed_progress,
                      consume_all, create_topic, describe, wait_caught_up, wait_until)
 
@@ -86,6 +89,45 @@ def test_kill_9_at_random_moments_copies_every_record_exactly_once(kafka_pair, t
         assert sum(len(v) for v in source.values()) == total // len(topics)
         target = consume_all(kafka_pair.target.bootstrap, t)
         assert_replicated(source, target, "src", what=f"{t} (seed {seed})")
+
+
+@pytest.mark.timeout(900)
+def test_kill_9_into_tern_broker_copies_every_record_exactly_once(tmp_path):
+    topics, total, kills = ["tcrash-a", "tcrash-b"], 40_000, 22
+    seed = random.randrange(1 << 30)
+    print(f"random seed {seed}")
+    source = TernBroker(tmp_path / "tern-source").start()
+    target = TernBroker(tmp_path / "tern-target").start()
+    for t in topics:
+        create_topic(source.bootstrap, t, PARTITIONS)
+    r = TernReplicator(tmp_path / "replicator", ("east", source.bootstrap),
+                       ("west", target.bootstrap),
+                       extra={"topics": {"include": ["tcrash-.*"]},
+                              "transactional_id": "tern-replicator.tcrash"})
+    load = NumberedLoad(source.bootstrap, topics, PARTITIONS, rate=2000, total=total)
+    load.start()
+    try:
+        r.start()
+        wait_until(lambda: load.sent >= 5000, 60, "5000 records at the source")
+        wait_caught_up(r, {t: t for t in topics}, timeout=120)
+        progress = kill_repeatedly(r, kills, random.Random(seed), topics)
+        load.finish()
+        print(f"progress committed after each kill: {progress}")
+        assert progress == sorted(progress), "committed progress went backwards"
+        wait_caught_up(r, {t: t for t in topics}, timeout=240)
+    finally:
+        load.halt()
+        stopped = r.stop()
+    try:
+        assert stopped == 0, "tern-replicator did not exit cleanly on SIGTERM"
+        for t in topics:
+            src = consume_all(source.bootstrap, t)
+            assert sum(len(v) for v in src.values()) == total // len(topics)
+            assert_replicated(src, consume_all(target.bootstrap, t), "east",
+                              what=f"{t} (seed {seed})")
+    finally:
+        source.stop()
+        target.stop()
 
 
 def check_at_least_once(source: dict[int, list], target: dict[int, list], topic: str) -> int:

@@ -1,5 +1,6 @@
 """tern-replicator copies topics record for record: Apache Kafka -> Apache Kafka with prefix
-naming, and tern-broker -> Apache Kafka.
+naming, tern-broker -> Apache Kafka, and, exactly-once into tern-broker's transactions, Apache
+Kafka -> tern-broker and tern-broker -> tern-broker.
 
 The source is written by one producer per codec (none, gzip, snappy, lz4, zstd) with headers
 (repeated keys, null and empty values), null and empty keys, null and empty values and explicit
@@ -12,12 +13,14 @@ config changes.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 
 import pytest
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
+from harness import paths
 from harness.replicator import TernReplicator
 from harness.tern import TernBroker
 from support import (add_partitions, admin, assert_replicated, consume_all, count_records,
@@ -274,8 +277,7 @@ def test_tern_broker_source_is_copied_record_for_record(kafka_pair, tern_source,
     dst = kafka_pair.target.bootstrap
     for topic, partitions in TERN_TOPICS.items():
         create_topic(tern_source.bootstrap, topic, partitions)
-    # tern-broker does not take idempotent producers yet.
-    produce_mixed(tern_source.bootstrap, TERN_TOPICS, TERN_TOTAL, enable_idempotence=False)
+    produce_mixed(tern_source.bootstrap, TERN_TOPICS, TERN_TOTAL, enable_idempotence=True)
     r = TernReplicator(tmp_path / "replicator", ("tern", tern_source.bootstrap), ("dst", dst),
                        extra={"naming": "prefix"}).start()
     try:
@@ -293,3 +295,47 @@ def test_tern_broker_source_is_copied_record_for_record(kafka_pair, tern_source,
         assert total == TERN_TOTAL
     finally:
         assert r.stop() == 0, "tern-replicator did not exit cleanly on SIGTERM"
+
+
+# --- into tern-broker, exactly-once --------------------------------------------------------------
+
+def copy_into_tern_target(source_bootstrap: str, source_alias: str, topics: dict[str, int],
+                          total: int, workdir) -> None:
+    """Writes `total` mixed records to `topics` at the source, replicates them with the default
+    delivery (exactly-once, tern-broker's transactions) and identity naming into a fresh
+    tern-broker, and compares every partition record for record."""
+    target = TernBroker(workdir / "tern-target").start()
+    r = TernReplicator(workdir / "replicator", (source_alias, source_bootstrap),
+                       ("tern", target.bootstrap),
+                       extra={"topics": {"include": [f"{t}$" for t in topics]}}).start()
+    try:
+        produce_mixed(source_bootstrap, topics, total, enable_idempotence=True)
+        wait_caught_up(r, {t: t for t in topics}, timeout=300)
+        # The copy went through transactions on the target: its transactional id is there.
+        listed = subprocess.run([str(paths.kafka_tool("kafka-transactions")), "--bootstrap-server",
+                                 target.bootstrap, "list"], capture_output=True, text=True,
+                                timeout=120, check=True).stdout
+        assert f"tern-replicator.{source_alias}.tern" in listed, listed
+        copied = 0
+        for topic in topics:
+            src_recs = consume_all(source_bootstrap, topic)
+            assert_replicated(src_recs, consume_all(target.bootstrap, topic), source_alias,
+                              what=f"{topic} -> tern {topic}")
+            assert partition_count(target.bootstrap, topic) == topics[topic]
+            copied += sum(len(v) for v in src_recs.values())
+        assert copied == total
+    finally:
+        assert r.stop() == 0, "tern-replicator did not exit cleanly on SIGTERM"
+        target.stop()
+
+
+@pytest.mark.timeout(600)
+def test_kafka_source_is_copied_exactly_once_into_tern_broker(kafka_pair, tmp_path):
+    copy_into_tern_target(kafka_pair.source.bootstrap, "src",
+                          {"into-tern-a": 3, "into-tern-b": 2}, TOTAL, tmp_path)
+
+
+@pytest.mark.timeout(400)
+def test_tern_broker_source_is_copied_exactly_once_into_tern_broker(tern_source, tmp_path):
+    copy_into_tern_target(tern_source.bootstrap, "tern-east",
+                          {"tern-to-tern-a": 2, "tern-to-tern-b": 3}, TERN_TOTAL * 2, tmp_path)

@@ -1,0 +1,114 @@
+// TxnOffsetCommit: commits a group's offsets inside a producer's transaction (the
+// consume-transform-produce loop). The group's __consumer_offsets partition must be in the
+// transaction (AddOffsetsToTxn) and the producer current (INVALID_PRODUCER_EPOCH,
+// INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE otherwise). v3+ may name the member and
+// generation, which are checked as OffsetCommit checks them. The offsets are written durably
+// as a transactional batch and become visible when the transaction commits (dropped when it
+// aborts); meanwhile OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for them.
+#include <spdlog/spdlog.h>
+
+#include "broker/broker_context.h"
+#include "broker/group/group_coordinator.h"
+#include "broker/group/offsets_records.h"
+#include "broker/handlers/handlers.h"
+#include "broker/txn/txn_coordinator.h"
+
+namespace tern::broker {
+namespace {
+
+using Request = kafka::TxnOffsetCommitRequest;
+using Response = kafka::TxnOffsetCommitResponse;
+
+constexpr std::int16_t kFirstTopicIdVersion = 6;
+// The OffsetCommit version whose member checks TxnOffsetCommit v3+ shares.
+constexpr std::int16_t kMemberCheckVersion = 8;
+
+kafka::ErrorCode GroupError(BrokerContext& broker, const Request& request) {
+  group::GroupCoordinator& groups = broker.groups();
+  if (request.group_id.empty()) return kafka::ErrorCode::kInvalidGroupId;
+  if (!groups.Available(request.group_id)) return kafka::ErrorCode::kCoordinatorNotAvailable;
+  const kafka::ErrorCode txn_error = broker.txns().CheckWrite(
+      request.transactional_id, request.producer_id, request.producer_epoch,
+      group::kOffsetsTopic, groups.offsets().PartitionFor(request.group_id));
+  if (txn_error != kafka::ErrorCode::kNone) return txn_error;
+  if (request.generation_id_or_member_epoch >= 0) {
+    return groups.ValidateOffsetCommit(request.group_id, request.generation_id_or_member_epoch,
+                                       request.member_id, request.group_instance_id,
+                                       kMemberCheckVersion);
+  }
+  return kafka::ErrorCode::kNone;
+}
+
+}  // namespace
+
+asio::awaitable<Result<Reply>> HandleTxnOffsetCommit(RequestContext& ctx, kafka::Reader& body,
+                                                     kafka::Writer& out) {
+  const auto version = ctx.header.api_version;
+  Request request;
+  if (!request.Decode(body, version)) co_return body.status();
+  BrokerContext& broker = ctx.broker;
+  group::GroupCoordinator& groups = broker.groups();
+  const kafka::ErrorCode group_error = GroupError(broker, request);
+  const std::int64_t now = storage::SystemClockMs();
+
+  Response response;
+  std::vector<group::OffsetChange> changes;
+  for (const auto& t : request.topics) {
+    Response::TxnOffsetCommitResponseTopic& rt = response.topics.emplace_back();
+    rt.name = t.name;
+    rt.topic_id = t.topic_id;
+    const Topic* topic = version >= kFirstTopicIdVersion ? broker.topics().FindById(t.topic_id)
+                                                         : broker.topics().Find(t.name);
+    for (const auto& p : t.partitions) {
+      Response::TxnOffsetCommitResponsePartition& rp = rt.partitions.emplace_back();
+      rp.partition_index = p.partition_index;
+      kafka::ErrorCode error = group_error;
+      if (error == kafka::ErrorCode::kNone) {
+        if (topic == nullptr) {
+          error = version >= kFirstTopicIdVersion ? kafka::ErrorCode::kUnknownTopicId
+                                                  : kafka::ErrorCode::kUnknownTopicOrPartition;
+        } else if (p.partition_index < 0 ||
+                   p.partition_index >= static_cast<std::int32_t>(topic->partitions.size())) {
+          error = kafka::ErrorCode::kUnknownTopicOrPartition;
+        } else if (!groups.MetadataFits(p.committed_metadata)) {
+          error = kafka::ErrorCode::kOffsetMetadataTooLarge;
+        }
+      }
+      if (error == kafka::ErrorCode::kNone) {
+        group::OffsetCommitValue value;
+        value.offset = p.committed_offset;
+        value.leader_epoch = p.committed_leader_epoch;
+        value.metadata = p.committed_metadata.value_or("");
+        value.commit_timestamp_ms = now;
+        changes.push_back(group::OffsetChange{topic->name, p.partition_index, std::move(value)});
+      }
+      rp.error_code = kafka::Code(error);
+    }
+  }
+  if (!changes.empty()) {
+    const Status s = co_await groups.offsets().WriteTxn(request.group_id, request.producer_id,
+                                                        request.producer_epoch,
+                                                        std::move(changes));
+    if (!s.ok()) {
+      spdlog::warn("{}: transactional commit of group {} failed: {}", ctx.peer,
+                   request.group_id, s.ToString());
+      const std::int16_t code = s.code() == Status::Code::kInvalidArgument
+                                    ? kafka::Code(kafka::ErrorCode::kInvalidProducerEpoch)
+                                    : kafka::Code(group::WriteError(s));
+      for (auto& rt : response.topics) {
+        for (auto& rp : rt.partitions) {
+          if (rp.error_code == 0) rp.error_code = code;
+        }
+      }
+    }
+  }
+  for (const auto& rt : response.topics) {
+    for (const auto& rp : rt.partitions) {
+      if (rp.error_code != 0) broker.metrics().ErrorReturned("TxnOffsetCommit", rp.error_code);
+    }
+  }
+  response.Encode(out, version);
+  co_return Reply::kSend;
+}
+
+}  // namespace tern::broker

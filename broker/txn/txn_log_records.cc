@@ -1,0 +1,140 @@
+#include "broker/txn/txn_log_records.h"
+
+#include <array>
+
+#include "broker/group/offsets_records.h"
+#include "kafka/wire.h"
+
+namespace tern::broker::txn {
+namespace {
+
+constexpr std::array<std::string_view, 8> kStateNames = {
+    "Empty",          "Ongoing",       "PrepareCommit", "PrepareAbort",
+    "CompleteCommit", "CompleteAbort", "Dead",          "PrepareEpochFence"};
+
+Status Short(std::string_view what) {
+  return Status::InvalidArgument(std::string("__transaction_state ") + std::string(what) +
+                                 " is truncated or malformed");
+}
+
+bool SkipTaggedFields(kafka::Reader& r) {
+  std::uint32_t tags = 0;
+  if (!r.ReadUnsignedVarint(&tags)) return false;
+  for (std::uint32_t i = 0; i < tags; ++i) {
+    std::uint32_t tag = 0;
+    std::uint32_t size = 0;
+    std::string_view skipped;
+    if (!r.ReadUnsignedVarint(&tag) || !r.ReadUnsignedVarint(&size) ||
+        !r.ReadRaw(size, &skipped)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// An array length: int32 (v0) or unsigned varint + 1 (compact, v1); -1 is null.
+bool ReadLength(kafka::Reader& r, bool compact, std::int32_t* out) {
+  if (!compact) return r.ReadInt32(out);
+  std::uint32_t n = 0;
+  if (!r.ReadUnsignedVarint(&n)) return false;
+  *out = static_cast<std::int32_t>(n) - 1;
+  return true;
+}
+
+}  // namespace
+
+std::string_view TxnStateName(TxnState state) {
+  const auto i = static_cast<std::size_t>(state);
+  return i < kStateNames.size() ? kStateNames[i] : "Unknown";
+}
+
+bool TxnStateFromName(std::string_view name, TxnState* out) {
+  for (std::size_t i = 0; i < kStateNames.size(); ++i) {
+    if (kStateNames[i] == name) {
+      *out = static_cast<TxnState>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string EncodeTxnLogKey(std::string_view transactional_id) {
+  kafka::Writer w;
+  w.WriteInt16(0);
+  w.WriteString(transactional_id, false);
+  return w.TakeBuffer();
+}
+
+Result<std::string> DecodeTxnLogKey(std::string_view key) {
+  kafka::Reader r(key);
+  std::int16_t version = 0;
+  if (!r.ReadInt16(&version)) return Short("key");
+  if (version != 0) return Status::Unsupported("transaction log key version " +
+                                               std::to_string(version));
+  std::string id;
+  if (!r.ReadString(&id, false)) return Short("key");
+  return id;
+}
+
+std::string EncodeTxnLogValue(const TxnLogValue& v) {
+  kafka::Writer w;
+  w.WriteInt16(0);
+  w.WriteInt64(v.producer_id);
+  w.WriteInt16(v.producer_epoch);
+  w.WriteInt32(v.timeout_ms);
+  w.WriteInt8(static_cast<std::int8_t>(v.state));
+  w.WriteInt32(static_cast<std::int32_t>(v.partitions.size()));
+  for (const auto& [topic, partitions] : v.partitions) {
+    w.WriteString(topic, false);
+    w.WriteInt32(static_cast<std::int32_t>(partitions.size()));
+    for (std::int32_t p : partitions) w.WriteInt32(p);
+  }
+  w.WriteInt64(v.last_update_ms);
+  w.WriteInt64(v.start_ms);
+  return w.TakeBuffer();
+}
+
+Result<TxnLogValue> DecodeTxnLogValue(std::string_view value) {
+  kafka::Reader r(value);
+  std::int16_t version = 0;
+  if (!r.ReadInt16(&version)) return Short("value");
+  if (version != 0 && version != 1) {
+    return Status::Unsupported("transaction log value version " + std::to_string(version));
+  }
+  const bool flexible = version == 1;
+  TxnLogValue v;
+  std::int8_t state = 0;
+  std::int32_t topics = 0;
+  if (!r.ReadInt64(&v.producer_id) || !r.ReadInt16(&v.producer_epoch) ||
+      !r.ReadInt32(&v.timeout_ms) || !r.ReadInt8(&state) || !ReadLength(r, flexible, &topics)) {
+    return Short("value");
+  }
+  if (state < 0 || state > static_cast<std::int8_t>(TxnState::kPrepareEpochFence)) {
+    return Status::InvalidArgument("transaction log value has state " + std::to_string(state));
+  }
+  v.state = static_cast<TxnState>(state);
+  for (std::int32_t t = 0; t < topics; ++t) {
+    std::string topic;
+    std::int32_t count = 0;
+    if (!r.ReadString(&topic, flexible) || !ReadLength(r, flexible, &count) || count < 0) {
+      return Short("partitions");
+    }
+    auto& set = v.partitions[topic];
+    for (std::int32_t i = 0; i < count; ++i) {
+      std::int32_t p = 0;
+      if (!r.ReadInt32(&p)) return Short("partitions");
+      set.insert(p);
+    }
+    if (flexible && !SkipTaggedFields(r)) return Short("partitions");
+  }
+  if (!r.ReadInt64(&v.last_update_ms) || !r.ReadInt64(&v.start_ms)) return Short("value");
+  if (flexible && !SkipTaggedFields(r)) return Short("value");
+  return v;
+}
+
+std::int32_t PartitionForTransactionalId(std::string_view transactional_id,
+                                         std::int32_t partitions) {
+  return group::PartitionForGroup(transactional_id, partitions);
+}
+
+}  // namespace tern::broker::txn
