@@ -129,7 +129,8 @@ def test_every_metric_used_exists_in_a_live_replicator(tmp_path):
     for name in ("tern_replicator_lag_records", "tern_replicator_lag_seconds",
                  "tern_replicator_records_replicated_total",
                  "tern_replicator_replication_latency_seconds_bucket",
-                 "tern_replicator_last_commit_timestamp_seconds"):
+                 "tern_replicator_last_commit_timestamp_seconds",
+                 "tern_replicator_checkpoint_age_seconds"):
         assert name in used
 
     east = TernBroker(tmp_path / "east").start()
