@@ -221,8 +221,8 @@ def test_watch_on_a_terminal_draws_progress_bars_and_an_eta(live, tmp_path):
     """The initial sync of a backlog by a second replicator, slowed down by a fetch quota at
     the source (a cluster setting, so the replicator copies at its ordinary pace otherwise),
     watched with `ternctl watch` in a tmux pane: the screen shows the partition's progress bar
-    part-filled with an ETA in time while records wait, then full, 'done', and the numbers the
-    clusters hold."""
+    part-filled with an ETA in time while records wait; once the quota is lifted, the bar is
+    full, the ETA 'done', and the numbers are those the clusters hold."""
     pair, _, _ = live
     source = pair.source
     create_topic(source.bootstrap, TTY_TOPIC, 1)
@@ -230,10 +230,11 @@ def test_watch_on_a_terminal_draws_progress_bars_and_an_eta(live, tmp_path):
     produce(producer(source.bootstrap, batch_size=2000), TTY_TOPIC,
             ({"value": b"%04d" % n + b"x" * 996, "partition": 0} for n in range(TTY_RECORDS)))
     alias = "tty"
-    # 20 kB/s and small fetches: the 300 kB backlog takes about 15 s to copy.
+    # 2 kB/s and small fetches: after a first burst, the 300 kB backlog would take minutes.
     quota = ["--bootstrap-server", source.bootstrap, "--alter", "--entity-type", "clients",
              "--entity-name", f"tern-replicator.{alias}"]
-    source.tool("kafka-configs", *quota, "--add-config", "consumer_byte_rate=20000")
+    source.tool("kafka-configs", *quota, "--add-config", "consumer_byte_rate=2000")
+    quota_set = True
     address = f"127.0.0.1:{free_port()}"
     r = pair.replicator(tmp_path / "replicator", topics={"include": [TTY_TOPIC]},
                         groups={"include": ["nothing-matches"]},
@@ -274,6 +275,8 @@ def test_watch_on_a_terminal_draws_progress_bars_and_an_eta(live, tmp_path):
                         r"RATE/S\s+ETA\s+STATE\s*$", lines[2]), screen
         assert "Ctrl-C to stop" in screen
 
+        source.tool("kafka-configs", *quota, "--delete-config", "consumer_byte_rate")
+        quota_set = False
         match, screen = row_when(lambda m: m.group(7) == "done", 120, "the backlog copied")
         assert match.group(1) == "#" * 20 and match.group(2) == "100", screen
         assert match.group(3) == match.group(4) == str(TTY_RECORDS), screen
@@ -282,5 +285,6 @@ def test_watch_on_a_terminal_draws_progress_bars_and_an_eta(live, tmp_path):
         if terminal is not None:
             terminal.close()
         r.stop()
-        source.tool("kafka-configs", *quota, "--delete-config", "consumer_byte_rate")
+        if quota_set:
+            source.tool("kafka-configs", *quota, "--delete-config", "consumer_byte_rate")
     assert len(consume_all(pair.target.bootstrap, TTY_TOPIC)[0]) == TTY_RECORDS
