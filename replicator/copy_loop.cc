@@ -53,7 +53,9 @@ void CopyLoop::Impl::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* dr, void*
   auto* impl = static_cast<Impl*>(opaque);
   auto* source = static_cast<rd_kafka_message_t*>(dr->_private);
   if (source == nullptr) {  // an offset-sync record
-    if (dr->err != RD_KAFKA_RESP_ERR_NO_ERROR && impl->delivery_error.ok()) {
+    if (dr->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    impl->self.stats_.offset_sync_failures.fetch_add(1, std::memory_order_relaxed);
+    if (impl->delivery_error.ok()) {
       impl->delivery_error =
           KafkaStatus(dr->err, "writing offset-syncs to " + impl->offset_syncs_topic);
     }
@@ -61,6 +63,15 @@ void CopyLoop::Impl::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* dr, void*
   }
   impl->Delivered(dr, source);
   rd_kafka_message_destroy(source);
+}
+
+void CopyLoop::Impl::OnSourceSyncDelivery(rd_kafka_t*, const rd_kafka_message_t* dr,
+                                          void* opaque) {
+  if (dr->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  auto* impl = static_cast<Impl*>(opaque);
+  impl->self.stats_.offset_sync_failures.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("offset-syncs on the source: writing to {}: {}", impl->offset_syncs_topic,
+               rd_kafka_err2str(dr->err));
 }
 
 void CopyLoop::Impl::OnTargetThrottle(rd_kafka_t*, const char*, int32_t, int ms, void* opaque) {
@@ -162,7 +173,11 @@ Status CopyLoop::Impl::CreateClients() {
     auto syncs_or = NewClient(
         RD_KAFKA_PRODUCER, "source offset-syncs producer", config.source.client,
         {{"client.id", "tern-replicator." + config.source.alias + ".offset-syncs"},
-         {"enable.idempotence", "true"}});
+         {"enable.idempotence", "true"}},
+        [this](rd_kafka_conf_t* conf) {
+          rd_kafka_conf_set_dr_msg_cb(conf, &Impl::OnSourceSyncDelivery);
+          rd_kafka_conf_set_opaque(conf, this);
+        });
     if (!syncs_or.ok()) return syncs_or.status();
     source_producer = std::move(syncs_or).value();
   }

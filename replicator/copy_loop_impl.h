@@ -74,6 +74,9 @@ struct CopyLoop::Impl {
   Flow* FindFlow(const char* topic, std::int32_t partition);
 
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* dr, void* opaque);
+  // Delivery reports of the offset-syncs producer on the source (offset_syncs.location:
+  // source): a failure is counted and logged, never a restart.
+  static void OnSourceSyncDelivery(rd_kafka_t*, const rd_kafka_message_t* dr, void* opaque);
 
   // Quota throttling reported by a broker (called again with 0 when it ends).
   static void OnTargetThrottle(rd_kafka_t*, const char*, int32_t, int ms, void* opaque);

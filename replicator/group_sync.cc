@@ -177,6 +177,7 @@ Status GroupSync::SyncOnce(const std::vector<ReplicatedTopic>& topics) {
     if (!offsets.ok()) {
       spdlog::warn("group {}: {}", group, offsets.status().message());
       status.last_error = {offsets.status().message(), WallClockMs()};
+      if (first_error.ok()) first_error = offsets.status();  // its checkpoints are stale
       continue;
     }
     std::vector<Translated> translated;

@@ -76,6 +76,11 @@ class StatsCollector final : public prometheus::Collectable {
     out.push_back(Gauge("tern_replicator_last_group_sync_timestamp_seconds",
                         "Wall-clock time of the last group offset sync round that succeeded",
                         static_cast<double>(s.last_group_sync_ms.load()) / 1000.0));
+    out.push_back(Gauge("tern_replicator_checkpoint_age_seconds",
+                        "Seconds since the consumer-group checkpoints on the target were last "
+                        "brought up to date (a group sync round that succeeded; from start-up "
+                        "until the first)",
+                        CheckpointAgeSeconds(s, WallClockMs())));
     out.push_back(Latency());
     AddLag(out);
     if (options_.partition_lag) AddPartitionLag(out);

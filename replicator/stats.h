@@ -164,4 +164,14 @@ struct EngineStats {
   std::vector<GroupStatus> groups_;
 };
 
+// How old the consumer-group checkpoints on the target may be: seconds since the last group
+// sync round that succeeded (every wanted group's offsets read, translated, written and
+// acknowledged), counted from start-up until the first one; 0 before the engine starts.
+inline double CheckpointAgeSeconds(const EngineStats& s, std::int64_t now_ms) {
+  std::int64_t since = s.last_group_sync_ms.load();
+  if (since == 0) since = s.start_ms.load();
+  if (since == 0 || now_ms <= since) return 0;
+  return static_cast<double>(now_ms - since) / 1000;
+}
+
 }  // namespace tern::replicator

@@ -12,7 +12,7 @@ DEBIAN_PACKAGES=(
   librocksdb-dev prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libasio-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libzstd-dev liblz4-dev libsnappy-dev zlib1g-dev libssl-dev libsasl2-dev
-  kcat prometheus
+  kcat prometheus tmux
   clang libclang-rt-14-dev
 )
 

@@ -129,7 +129,9 @@ def test_every_metric_used_exists_in_a_live_replicator(tmp_path):
     for name in ("tern_replicator_lag_records", "tern_replicator_lag_seconds",
                  "tern_replicator_records_replicated_total",
                  "tern_replicator_replication_latency_seconds_bucket",
-                 "tern_replicator_last_commit_timestamp_seconds"):
+                 "tern_replicator_last_commit_timestamp_seconds",
+                 "tern_replicator_checkpoint_age_seconds",
+                 "tern_replicator_partition_lag_records"):
         assert name in used
 
     east = TernBroker(tmp_path / "east").start()
@@ -150,7 +152,8 @@ def test_every_metric_used_exists_in_a_live_replicator(tmp_path):
             tmp_path / "replicator", ("us-east", east.bootstrap), ("eu-west", west.bootstrap),
             extra={"topics": {"include": [topic]}, "groups": {"include": ["none-here"]},
                    "delivery": "at-least-once",  # tern-broker has no transactions yet
-                   "metrics": {"listen": f"127.0.0.1:{port}"}})
+                   # The per-partition lag series are opt-in; the topic dashboard uses them.
+                   "metrics": {"listen": f"127.0.0.1:{port}", "partition_lag": True}})
         replicator.start()
 
         def caught_up() -> str | None:

@@ -8,6 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -111,18 +114,66 @@ def test_broker_creates_its_data_dir_listens_and_stops_on_sigterm(tmp_path, bin_
         broker.stop()
 
 
-def test_two_region_demo_replicates_every_record(tmp_path):
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_two_region_demo_replicates_every_record_and_stops_on_ctrl_c(tmp_path):
     """The main job (scripts/demo without set-up): two tern-brokers, tern-replicator, a
-    producer and a reader; run for a while, every produced record reaches the other region."""
+    producer, a reader and ternctl watch. It prints where its metrics and gRPC API are; once
+    records were read in the other region, Ctrl-C (SIGINT) stops it: it exits 0, which it does
+    only when every produced record reached the other region, and none of its processes is
+    left."""
     base = free_port()
-    result = subprocess.run(
-        [sys.executable, paths.ROOT / "scripts" / "demo_regions.py", "--seconds", "15",
+    demo = subprocess.Popen(
+        [sys.executable, paths.ROOT / "scripts" / "demo_regions.py", "--seconds", "600",
          "--base-port", str(base), "--workdir", tmp_path / "demo"],
-        capture_output=True, text=True, timeout=180,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "TERN_BUILD": str(paths.BUILD)})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "read in eu-west" in result.stdout
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(demo.stdout))
+    reader.start()
+    try:
+        def read_in_west() -> bool:
+            counts = re.findall(r"read in eu-west:\s+(\d+)", "".join(lines))
+            return bool(counts) and int(counts[-1]) > 0
+        deadline = time.monotonic() + 120
+        while not read_in_west():
+            assert demo.poll() is None, "the demo exited early:\n" + "".join(lines)[-3000:]
+            assert time.monotonic() < deadline, "nothing read in eu-west within 120 s:\n" + \
+                "".join(lines)[-3000:]
+            time.sleep(0.5)
+        started = children(demo.pid)  # two tern-brokers, tern-replicator, ternctl watch
+        assert len(started) == 4, started
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(120) == 0, "".join(lines)[-3000:]
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        reader.join(30)
+    out = "".join(lines)
+    assert f"metrics: curl -s http://127.0.0.1:{base + 372}/metrics" in out
+    assert f"gRPC API on 127.0.0.1:{base + 373}: " in out and "--server 127.0.0.1:" in out
+    assert out.rstrip().endswith("==> stopped"), out[-3000:]
+    assert not [pid for pid in started if alive(pid)], "processes left after Ctrl-C"
     # ternctl watch ran beside it (a line per update when not on a terminal) and saw records
     # replicated through the gRPC API.
-    watched = [int(n) for n in re.findall(r"RUNNING\s+replicated (\d+) records", result.stdout)]
-    assert watched and max(watched) > 0, result.stdout[-3000:]
+    watched = [int(n) for n in re.findall(r"RUNNING\s+replicated (\d+) records", out)]
+    assert watched and max(watched) > 0, out[-3000:]

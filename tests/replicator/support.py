@@ -288,11 +288,13 @@ def assert_replicated(source: dict[int, list[Rec]], target: dict[int, list[Rec]]
 
 # --- the replicator's metrics -----------------------------------------------------------------
 
-def metric(port: int, name: str) -> float | None:
-    """One unlabelled sample of the replicator's Prometheus exposition on 127.0.0.1:`port`."""
+def metric(port: int, name: str, labels: str = "") -> float | None:
+    """One sample of the replicator's Prometheus exposition on 127.0.0.1:`port`, e.g.
+    metric(port, "x_total") or metric(port, "x", 'cluster="source"'); None when absent."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
-    match = re.search(r"^" + re.escape(name) + r"(?:\{\})? (\S+)$", text, re.MULTILINE)
+    series = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else r"(?:\{\})?")
+    match = re.search(r"^" + series + r" (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else None
 
 

@@ -2,8 +2,9 @@
 reflection), called with grpcurl through reflection alone, against a live replicator between
 two Apache Kafka nodes, and checked against what the clusters really hold.
 
-One replicator with a bearer token is shared by the module (topics "api-*", groups "api-*");
-each test keeps to its own topics. The cluster outage test comes last: it stops the target.
+One replicator with a bearer token and metrics is shared by the module (topics "api-*", groups
+"api-*"); each test keeps to its own topics. The cluster outage tests come last: they stop the
+target, then the source.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from harness.grpcurl import GrpcError, Grpcurl
 from harness.ports import free_port
 from harness.replicator import TernReplicator
 from support import (NumberedLoad, Pair, assert_replicated, consume_all, create_topic,
-                     end_offsets, produce, producer, wait_caught_up, wait_until)
+                     end_offsets, metric, produce, producer, wait_caught_up, wait_until)
 
 SERVICE = "tern.replicator.v1.ReplicatorService"
 HEALTH_CHECK = "grpc.health.v1.Health/Check"
@@ -36,6 +37,7 @@ class Api:
     pair: Pair
     replicator: TernReplicator
     client: Grpcurl
+    metrics_port: int
     produced: int = 0  # records produced so far to the replicated topics
 
     def call(self, method: str, request: dict | None = None, **kwargs) -> dict:
@@ -71,11 +73,12 @@ def api(kafka_pair, tmp_path_factory) -> Api:
     workdir = tmp_path_factory.mktemp("api-replicator")
     token_file = workdir / "token"
     token_file.write_text(f"  {TOKEN}\n")
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     replicator = kafka_pair.replicator(
         workdir, topics={"include": ["api-.*"]}, groups={"include": ["api-.*"]},
+        metrics={"listen": f"127.0.0.1:{metrics_port}"},
         **grpc_config(port, token_file=str(token_file)))
-    api = Api(kafka_pair, replicator, Grpcurl(f"127.0.0.1:{port}", token=TOKEN))
+    api = Api(kafka_pair, replicator, Grpcurl(f"127.0.0.1:{port}", token=TOKEN), metrics_port)
     create_topic(kafka_pair.source.bootstrap, BASE_TOPIC, partitions=2)
     api.produce(BASE_TOPIC, BASE_RECORDS, partitions=2)
     replicator.start()
@@ -422,39 +425,105 @@ def test_watch_progress_ends_when_the_replicator_stops(kafka_pair, tmp_path):
     assert end is not None and end.code == "UNAVAILABLE" and "stopping" in end.message, end
 
 
-# --- health follows the clusters (last: it stops the target cluster) ---------------------------
+# --- health follows the clusters (last: they stop the target, then the source) -----------------
+
+def health(api, service: str = SERVICE) -> str:
+    return api.client.call(HEALTH_CHECK, {"service": service}, token=None)["status"]
+
+
+def reachable(api, cluster: str) -> float | None:
+    """The replicator's tern_replicator_cluster_reachable gauge for "source" or "target"."""
+    return metric(api.metrics_port, "tern_replicator_cluster_reachable", f'cluster="{cluster}"')
+
+
+def group_sync_failures(api) -> float:
+    return metric(api.metrics_port, "tern_replicator_group_sync_failures_total")
+
+
+STALE_CHECKPOINT_S = 5  # groups_sync.interval_ms is 1000
+
+
+def checkpoint_age(api) -> float:
+    return metric(api.metrics_port, "tern_replicator_checkpoint_age_seconds")
+
+
+def wait_serving_and_reachable(api, timeout: float) -> None:
+    wait_until(lambda: health(api) == "SERVING" and health(api, "") == "SERVING"
+               and reachable(api, "source") == 1 and reachable(api, "target") == 1, timeout,
+               "health SERVING and both clusters reachable", alive=[api.replicator])
+
+
+def wait_group_sync_round(api) -> None:
+    """Waits for group sync to complete rounds again (ListGroups shows a newer sync time)."""
+    synced_at = {g["group"]: g.get("last_sync_time") for g in api.call("ListGroups")["groups"]}
+    assert synced_at, "no group to watch"
+    wait_until(lambda: all(g.get("last_sync_time") != synced_at.get(g["group"])
+                           for g in api.call("ListGroups")["groups"]), 60,
+               "a group sync round after the cluster came back", alive=[api.replicator])
+
 
 def test_health_turns_not_serving_while_the_target_is_down(api, translated, kafka_pair):
     """On the shared replicator, which syncs a consumer group: the target's restart must not
     hurt it (librdkafka 2.0 crashed group offset listings answered NOT_COORDINATOR on
-    producer handles; group sync's admin clients are consumer handles for that reason)."""
+    producer handles; group sync's admin clients are consumer handles for that reason).
+    Meanwhile the target's reachability gauge is 0, group sync rounds count as failed and the
+    checkpoint age grows; all return to normal with the target."""
     r = api.replicator
     commit_group(api)
-
-    def health(service: str = SERVICE) -> str:
-        return api.client.call(HEALTH_CHECK, {"service": service}, token=None)["status"]
-
-    wait_until(lambda: health() == "SERVING" and health("") == "SERVING", 30,
-               "health SERVING", alive=[r])
+    wait_serving_and_reachable(api, 30)
+    failures_before = group_sync_failures(api)
     kafka_pair.target.stop()
     try:
-        wait_until(lambda: health() == "NOT_SERVING", 20, "health NOT_SERVING", alive=[r])
-        assert health("") == "NOT_SERVING"
+        wait_until(lambda: health(api) == "NOT_SERVING", 20, "health NOT_SERVING", alive=[r])
+        assert health(api, "") == "NOT_SERVING"
+        assert reachable(api, "target") == 0
+        assert reachable(api, "source") == 1
         status = api.call("GetStatus")
         assert status["state"] == "REPLICATOR_STATE_DEGRADED"
         assert status["target"]["reachable"] is False
         assert status["target"]["last_error"]["message"]
         assert status["source"]["reachable"] is True
+        wait_until(lambda: group_sync_failures(api) > failures_before, 60,
+                   "a failed group sync round counted", alive=[r])
+        assert metric(api.metrics_port, "tern_replicator_errors_total",
+                      'kind="group_sync"') == group_sync_failures(api)
+        # Rounds run every second while they succeed: the checkpoints grow older instead.
+        wait_until(lambda: checkpoint_age(api) > STALE_CHECKPOINT_S, 60,
+                   "the checkpoint age growing", alive=[r])
     finally:
         kafka_pair.target.restart()
-    wait_until(lambda: health() == "SERVING" and health("") == "SERVING", 60,
-               "health SERVING again", alive=[r])
+    wait_serving_and_reachable(api, 60)
     assert api.call("GetStatus")["target"]["reachable"] is True
+    wait_until(lambda: checkpoint_age(api) < STALE_CHECKPOINT_S, 60,
+               "the checkpoints up to date again", alive=[r])
     # Group sync goes on after the target's return (several rounds), in the same process.
-    before = api.call("ListGroups")["groups"]
-    synced_at = {g["group"]: g.get("last_sync_time") for g in before}
-    wait_until(lambda: all(g.get("last_sync_time") != synced_at.get(g["group"])
-                           for g in api.call("ListGroups")["groups"]), 60,
-               "a group sync round after the target came back", alive=[r])
+    wait_group_sync_round(api)
     time.sleep(5)
+    assert r.running() and r.starts == 1
+
+
+def test_health_turns_not_serving_while_the_source_is_down(api, translated, kafka_pair):
+    """Likewise for the source: its gauge is 0, group sync rounds fail, all heal by itself."""
+    r = api.replicator
+    commit_group(api)
+    wait_serving_and_reachable(api, 60)
+    failures_before = group_sync_failures(api)
+    kafka_pair.source.stop()
+    try:
+        wait_until(lambda: health(api) == "NOT_SERVING", 20, "health NOT_SERVING", alive=[r])
+        assert health(api, "") == "NOT_SERVING"
+        assert reachable(api, "source") == 0
+        assert reachable(api, "target") == 1
+        status = api.call("GetStatus")
+        assert status["state"] == "REPLICATOR_STATE_DEGRADED"
+        assert status["source"]["reachable"] is False
+        assert status["source"]["last_error"]["message"]
+        assert status["target"]["reachable"] is True
+        wait_until(lambda: group_sync_failures(api) > failures_before, 60,
+                   "a failed group sync round counted", alive=[r])
+    finally:
+        kafka_pair.source.restart()
+    wait_serving_and_reachable(api, 60)
+    assert api.call("GetStatus")["source"]["reachable"] is True
+    wait_group_sync_round(api)
     assert r.running() and r.starts == 1

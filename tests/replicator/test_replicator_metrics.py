@@ -118,3 +118,42 @@ def test_metrics_port_in_use_is_a_clear_error(kafka_pair, tmp_path):
         wait_until(lambda: not r.running(), 30, "tern-replicator to exit")
         assert r.process.proc.returncode == 1
         assert f"cannot serve metrics on 127.0.0.1:{port}" in r.log_text()
+
+
+def test_offset_syncs_the_source_refuses_are_counted(kafka_pair, tmp_path):
+    """offset_syncs.location: source, and the offset-syncs topic there (created beforehand,
+    which the replicator keeps) refuses every record (max.message.bytes 1): the records are
+    still replicated, and the failed offset-syncs writes are counted, in
+    tern_replicator_offset_sync_failures_total and errors_total{kind="offset_sync"}."""
+    source = kafka_pair.source.bootstrap
+    topic, target_alias = "unsynced", "dst-refused"
+    create_topic(source, f"mm2-offset-syncs.{target_alias}.internal",
+                 config={"cleanup.policy": "compact", "max.message.bytes": "1"})
+    create_topic(source, topic)
+    p = producer(source)
+    for i in range(100):
+        p.produce(topic, value=b"v%d" % i)
+    assert p.flush(30) == 0
+    port = free_port()
+    r = TernReplicator(tmp_path, ("src", source), (target_alias, kafka_pair.target.bootstrap),
+                       extra={"topics": {"include": [topic]},
+                              "groups": {"include": ["nothing-matches"]},
+                              "offset_syncs": {"location": "source"},
+                              "metrics": {"listen": f"127.0.0.1:{port}"}})
+    r.start()
+
+    def counted() -> str | None:
+        # Delivery reports of the offset-syncs are served at the copy loop's next commit, which
+        # waits for something to copy: one more record each time.
+        p.produce(topic, value=b"more")
+        assert p.flush(30) == 0
+        text = scrape(port)
+        return text if (sample(text, "tern_replicator_offset_sync_failures_total") or 0) > 0 \
+            and sample(text, "tern_replicator_records_replicated_total") >= 100 else None
+
+    text = wait_until(counted, 60, "a failed offset-syncs write counted", alive=[r])
+    assert sample(text, "tern_replicator_errors_total", 'kind="offset_sync"') == \
+        sample(text, "tern_replicator_offset_sync_failures_total")
+    assert f"writing to mm2-offset-syncs.{target_alias}.internal" in r.log_text()
+    assert sample(text, "tern_replicator_restarts_total") == 0
+    assert r.stop() == 0

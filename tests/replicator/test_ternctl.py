@@ -1,11 +1,12 @@
 """ternctl against a live tern-replicator (two Apache Kafka nodes, exactly-once, a bearer token
 on its gRPC API): every command in table and JSON form, checked against what the clusters
-really hold; pause and resume; and the errors an operator meets first (wrong token, no server,
-a bad pattern)."""
+really hold; pause and resume; the errors an operator meets first (wrong token, no server,
+a bad pattern); and `watch` on a real terminal (tmux)."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 
@@ -13,6 +14,7 @@ import pytest
 
 from harness import paths
 from harness.ports import free_port
+from harness.terminal import Terminal
 from support import (consume_all, consumer, create_topic, end_offsets, produce, producer,
                      wait_caught_up, wait_until)
 from confluent_kafka import TopicPartition
@@ -43,7 +45,6 @@ class Ctl:
 
 def rows(table: str) -> list[list[str]]:
     """The data rows of a ternctl table, split on runs of two or more spaces."""
-    import re
     lines = [line for line in table.splitlines() if line.strip()]
     return [re.split(r"\s{2,}", line.strip()) for line in lines[1:]]
 
@@ -203,3 +204,87 @@ def test_errors_say_what_to_do(live, tmp_path):
     bad = ctl.run("partitions", "--topic", "(", check=False)
     assert bad.returncode == 1 and "(" in bad.stderr
     assert ctl.run("translate", check=False).returncode == 2
+
+
+# --- watch on a real terminal -----------------------------------------------------------------
+
+TTY_TOPIC = "tty-backlog"  # outside "ctl-.*": the shared replicator leaves it alone
+TTY_RECORDS = 300
+# One row of watch's screen: topic, partition, progress bar, replicated, source end, lag,
+# rate, ETA, state.
+ROW = re.compile(rf"^{TTY_TOPIC}\s+0\s+\[([#.]{{20}})\]\s+(\d+)%\s+(\S+)\s+(\S+)\s+(\S+)\s+"
+                 r"(\S+)\s+(\S+)\s+(\S+)\s*$", re.MULTILINE)
+DURATION = re.compile(r"^\d+(s|m\d\ds|h\d\dm)$")
+
+
+def test_watch_on_a_terminal_draws_progress_bars_and_an_eta(live, tmp_path):
+    """The initial sync of a backlog by a second replicator, slowed down by a fetch quota at
+    the source (a cluster setting, so the replicator copies at its ordinary pace otherwise),
+    watched with `ternctl watch` in a tmux pane: the screen shows the partition's progress bar
+    part-filled with an ETA in time while records wait; once the quota is lifted, the bar is
+    full, the ETA 'done', and the numbers are those the clusters hold."""
+    pair, _, _ = live
+    source = pair.source
+    create_topic(source.bootstrap, TTY_TOPIC, 1)
+    # Batches of a record or two, so that the quota lets the copy go on a little at a time.
+    produce(producer(source.bootstrap, batch_size=2000), TTY_TOPIC,
+            ({"value": b"%04d" % n + b"x" * 996, "partition": 0} for n in range(TTY_RECORDS)))
+    alias = "tty"
+    # 2 kB/s and small fetches: after a first burst, the 300 kB backlog would take minutes.
+    quota = ["--bootstrap-server", source.bootstrap, "--alter", "--entity-type", "clients",
+             "--entity-name", f"tern-replicator.{alias}"]
+    source.tool("kafka-configs", *quota, "--add-config", "consumer_byte_rate=2000")
+    quota_set = True
+    address = f"127.0.0.1:{free_port()}"
+    r = pair.replicator(tmp_path / "replicator", topics={"include": [TTY_TOPIC]},
+                        groups={"include": ["nothing-matches"]},
+                        source={"alias": alias, "max.partition.fetch.bytes": "20000"},
+                        grpc={"listen": address})
+    terminal = None
+    try:
+        r.start()
+        r.wait_for_log(f"gRPC API on {address}")
+        terminal = Terminal([paths.program("ternctl"), "--server", address, "watch",
+                             "--interval-ms", "300", "--topic", TTY_TOPIC])
+
+        def row_when(ready, timeout: float, what: str):
+            """Polls the screen until its row of TTY_TOPIC is `ready`; fails showing it."""
+            last = [""]
+
+            def check():
+                last[0] = terminal.screen()
+                match = ROW.search(last[0])
+                return (match, last[0]) if match and ready(match) else None
+            try:
+                return wait_until(check, timeout, what, alive=[r])
+            except AssertionError as e:
+                raise AssertionError(f"{e}\nlast screen:\n{last[0]}") from None
+
+        def copying(m) -> bool:
+            percent, lag, eta, state = int(m.group(2)), m.group(5), m.group(7), m.group(8)
+            return 0 < percent < 100 and lag != "-" and int(lag) > 0 and \
+                DURATION.match(eta) is not None and state == "COPYING"
+
+        match, screen = row_when(copying, 90, "a part-filled bar with an ETA in time")
+        bar, percent = match.group(1), int(match.group(2))
+        filled = len(bar) - len(bar.lstrip("#"))
+        assert bar == "#" * filled + "." * (20 - filled) and abs(filled - percent / 5) <= 1, screen
+        lines = screen.splitlines()
+        assert "RUNNING" in lines[0] and "ETA" in lines[0], screen
+        assert re.match(r"^TOPIC\s+PARTITION\s+PROGRESS\s+REPLICATED\s+SOURCE_END\s+LAG\s+"
+                        r"RATE/S\s+ETA\s+STATE\s*$", lines[2]), screen
+        assert "Ctrl-C to stop" in screen
+
+        source.tool("kafka-configs", *quota, "--delete-config", "consumer_byte_rate")
+        quota_set = False
+        match, screen = row_when(lambda m: m.group(7) == "done", 120, "the backlog copied")
+        assert match.group(1) == "#" * 20 and match.group(2) == "100", screen
+        assert match.group(3) == match.group(4) == str(TTY_RECORDS), screen
+        assert match.group(5) == "0", screen
+    finally:
+        if terminal is not None:
+            terminal.close()
+        r.stop()
+        if quota_set:
+            source.tool("kafka-configs", *quota, "--delete-config", "consumer_byte_rate")
+    assert len(consume_all(pair.target.bootstrap, TTY_TOPIC)[0]) == TTY_RECORDS

@@ -71,6 +71,26 @@ std::string Seconds(double s) {
   return fmt::format("{:.0f}s", s);
 }
 
+std::string ProgressBar(std::int64_t done, std::int64_t total, int width) {
+  if (done < 0 || total < 0) return "[" + std::string(width, ' ') + "]    -";
+  const double fraction =
+      total == 0 ? 1.0
+                 : std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0, 1.0);
+  const int filled = static_cast<int>(fraction * width + 0.5);
+  return "[" + std::string(filled, '#') + std::string(width - filled, '.') +
+         fmt::format("] {:3.0f}%", fraction * 100);
+}
+
+std::string Eta(std::int64_t lag, double rate) {
+  if (lag < 0) return "-";
+  if (lag == 0) return "done";
+  if (rate <= 0) return "-";
+  const auto s = static_cast<std::int64_t>(static_cast<double>(lag) / rate);
+  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
+  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
 std::string Time(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0 && t.nanos() == 0) return "-";
   const std::time_t secs = static_cast<std::time_t>(t.seconds());

@@ -34,6 +34,12 @@ std::string Seconds(double s);
 std::string Time(const google::protobuf::Timestamp& t);
 // "12s ago"
 std::string Ago(const google::protobuf::Timestamp& t);
+// "[#########...........]  45%": `done` of `total` in `width` characters; an empty total is
+// complete; an unknown (negative) one leaves the bar blank and the percentage "-".
+std::string ProgressBar(std::int64_t done, std::int64_t total, int width);
+// Time to copy `lag` records at `rate` per second: "done" when nothing waits, "-" when the
+// lag is unknown (negative) or nothing moves, else "42s", "3m05s", "2h10m".
+std::string Eta(std::int64_t lag, double rate);
 // "RUNNING" from "REPLICATOR_STATE_RUNNING".
 std::string EnumLabel(const std::string& full_name, const std::string& prefix);
 

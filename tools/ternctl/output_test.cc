@@ -41,6 +41,27 @@ TEST(OutputTest, UnknownValuesPrintAsDash) {
   EXPECT_EQ(EnumLabel("FLOW_STATE_PAUSED", "FLOW_STATE_"), "PAUSED");
 }
 
+TEST(OutputTest, ProgressBarFillsWithTheCopiedShare) {
+  EXPECT_EQ(ProgressBar(0, 200, 10), "[..........]   0%");
+  EXPECT_EQ(ProgressBar(90, 200, 10), "[#####.....]  45%");
+  EXPECT_EQ(ProgressBar(200, 200, 10), "[##########] 100%");
+  EXPECT_EQ(ProgressBar(0, 0, 10), "[##########] 100%");  // an empty partition: nothing to copy
+}
+
+TEST(OutputTest, ProgressBarOfAnUnknownPositionIsBlank) {
+  EXPECT_EQ(ProgressBar(-1, 200, 10), "[          ]    -");
+  EXPECT_EQ(ProgressBar(100, -1, 10), "[          ]    -");  // e.g. a paused partition
+}
+
+TEST(OutputTest, EtaIsDoneOnlyWhenNothingWaits) {
+  EXPECT_EQ(Eta(0, 0), "done");
+  EXPECT_EQ(Eta(-1, 100), "-");
+  EXPECT_EQ(Eta(500, 0), "-");
+  EXPECT_EQ(Eta(500, 100), "5s");
+  EXPECT_EQ(Eta(18'500, 100), "3m05s");
+  EXPECT_EQ(Eta(780'000, 100), "2h10m");
+}
+
 TEST(OutputTest, TimesAreUtc) {
   google::protobuf::Timestamp t;
   t.set_seconds(1'795'600'000);

@@ -46,24 +46,6 @@ class Rate {
   bool seen_ = false;
 };
 
-std::string Eta(std::int64_t lag, double rate) {
-  if (lag <= 0) return "done";
-  if (rate <= 0) return "-";
-  const auto s = static_cast<std::int64_t>(static_cast<double>(lag) / rate);
-  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
-  if (s >= 60) return fmt::format("{}m{:02}s", s / 60, s % 60);
-  return fmt::format("{}s", s);
-}
-
-std::string Bar(std::int64_t done, std::int64_t total, int width) {
-  const double fraction =
-      total <= 0 ? 1.0 : std::clamp(static_cast<double>(done) / static_cast<double>(total), 0.0,
-                                    1.0);
-  const int filled = static_cast<int>(fraction * width + 0.5);
-  return "[" + std::string(filled, '#') + std::string(width - filled, '.') +
-         fmt::format("] {:3.0f}%", fraction * 100);
-}
-
 class View {
  public:
   View(const Options& options, const Io& io) : options_(options), io_(io) {}
@@ -114,7 +96,7 @@ class View {
       auto it = partition_.find({p->source_topic(), p->partition()});
       const double rate = it == partition_.end() ? 0 : it->second.value();
       table.Add({p->source_topic(), std::to_string(p->partition()),
-                 Bar(p->replicated_offset(), p->source_end_offset(), 20),
+                 ProgressBar(p->replicated_offset(), p->source_end_offset(), 20),
                  Count(p->replicated_offset()), Count(p->source_end_offset()),
                  Count(p->lag_records()), fmt::format("{:.0f}", rate),
                  Eta(p->lag_records(), rate),
