@@ -128,8 +128,7 @@ def main() -> int:
             "topics": {"include": [TOPIC]},
             "groups": {"include": ["order-audit"]},
             "naming": "identity",
-            # tern-broker does not serve transactions yet.
-            "delivery": "at-least-once",
+            # delivery: exactly-once (the default), through eu-west's transactions.
             "state_dir": str(args.workdir / "replicator-state"),
             "discovery": {"interval_ms": 1000},
             "groups_sync": {"interval_ms": 1000},
@@ -160,7 +159,8 @@ def main() -> int:
 
         producer = Producer({"bootstrap.servers": east.bootstrap, "linger.ms": 5})
         consumer = Consumer({"bootstrap.servers": west.bootstrap, "group.id": "demo-reader",
-                             "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                             "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                             "isolation.level": "read_committed"})
         consumer_ready = False
         produced = acked = consumed = 0
         seen: set[bytes] = set()

@@ -304,6 +304,8 @@ def copy_into_tern_target(source_bootstrap: str, source_alias: str, topics: dict
     """Writes `total` mixed records to `topics` at the source, replicates them with the default
     delivery (exactly-once, tern-broker's transactions) and identity naming into a fresh
     tern-broker, and compares every partition record for record."""
+    for topic, partitions in topics.items():
+        create_topic(source_bootstrap, topic, partitions)
     target = TernBroker(workdir / "tern-target").start()
     r = TernReplicator(workdir / "replicator", (source_alias, source_bootstrap),
                        ("tern", target.bootstrap),
