@@ -9,6 +9,7 @@
 
 #include "broker/broker_context.h"
 #include "broker/group/group_coordinator.h"
+#include "broker/handlers/commit_checks.h"
 #include "broker/handlers/handlers.h"
 
 namespace tern::broker {
@@ -27,21 +28,6 @@ kafka::ErrorCode GroupError(group::GroupCoordinator& groups, const Request& requ
   if (!groups.Available(request.group_id)) return kafka::ErrorCode::kCoordinatorNotAvailable;
   return groups.ValidateOffsetCommit(request.group_id, request.generation_id_or_member_epoch,
                                      request.member_id, request.group_instance_id, version);
-}
-
-kafka::ErrorCode PartitionError(group::GroupCoordinator& groups, const Topic* topic,
-                                const Request::OffsetCommitRequestPartition& p,
-                                std::int16_t version) {
-  if (topic == nullptr) {
-    return version >= kFirstTopicIdVersion ? kafka::ErrorCode::kUnknownTopicId
-                                           : kafka::ErrorCode::kUnknownTopicOrPartition;
-  }
-  if (p.partition_index < 0 ||
-      p.partition_index >= static_cast<std::int32_t>(topic->partitions.size())) {
-    return kafka::ErrorCode::kUnknownTopicOrPartition;
-  }
-  if (!groups.MetadataFits(p.committed_metadata)) return kafka::ErrorCode::kOffsetMetadataTooLarge;
-  return kafka::ErrorCode::kNone;
 }
 
 }  // namespace
@@ -75,17 +61,13 @@ asio::awaitable<Result<Reply>> HandleOffsetCommit(RequestContext& ctx, kafka::Re
     for (const auto& p : t.partitions) {
       Response::OffsetCommitResponsePartition& rp = rt.partitions.emplace_back();
       rp.partition_index = p.partition_index;
-      const kafka::ErrorCode error = group_error != kafka::ErrorCode::kNone
-                                         ? group_error
-                                         : PartitionError(groups, topic, p, version);
+      const kafka::ErrorCode error =
+          group_error != kafka::ErrorCode::kNone
+              ? group_error
+              : CommitPartitionError(groups, topic, p, version >= kFirstTopicIdVersion);
       if (error == kafka::ErrorCode::kNone) {
-        group::OffsetCommitValue value;
-        value.offset = p.committed_offset;
-        value.leader_epoch = p.committed_leader_epoch;
-        value.metadata = p.committed_metadata.value_or("");
-        value.commit_timestamp_ms = now;
-        value.expire_timestamp_ms = expire_at;
-        changes.push_back(group::OffsetChange{topic->name, p.partition_index, std::move(value)});
+        changes.push_back(group::OffsetChange{topic->name, p.partition_index,
+                                              CommitValue(p, now, expire_at)});
       }
       rp.error_code = kafka::Code(error);
     }

@@ -10,6 +10,7 @@
 #include "broker/broker_context.h"
 #include "broker/group/group_coordinator.h"
 #include "broker/group/offsets_records.h"
+#include "broker/handlers/commit_checks.h"
 #include "broker/handlers/handlers.h"
 #include "broker/txn/txn_coordinator.h"
 
@@ -62,25 +63,13 @@ asio::awaitable<Result<Reply>> HandleTxnOffsetCommit(RequestContext& ctx, kafka:
     for (const auto& p : t.partitions) {
       Response::TxnOffsetCommitResponsePartition& rp = rt.partitions.emplace_back();
       rp.partition_index = p.partition_index;
-      kafka::ErrorCode error = group_error;
+      const kafka::ErrorCode error =
+          group_error != kafka::ErrorCode::kNone
+              ? group_error
+              : CommitPartitionError(groups, topic, p, version >= kFirstTopicIdVersion);
       if (error == kafka::ErrorCode::kNone) {
-        if (topic == nullptr) {
-          error = version >= kFirstTopicIdVersion ? kafka::ErrorCode::kUnknownTopicId
-                                                  : kafka::ErrorCode::kUnknownTopicOrPartition;
-        } else if (p.partition_index < 0 ||
-                   p.partition_index >= static_cast<std::int32_t>(topic->partitions.size())) {
-          error = kafka::ErrorCode::kUnknownTopicOrPartition;
-        } else if (!groups.MetadataFits(p.committed_metadata)) {
-          error = kafka::ErrorCode::kOffsetMetadataTooLarge;
-        }
-      }
-      if (error == kafka::ErrorCode::kNone) {
-        group::OffsetCommitValue value;
-        value.offset = p.committed_offset;
-        value.leader_epoch = p.committed_leader_epoch;
-        value.metadata = p.committed_metadata.value_or("");
-        value.commit_timestamp_ms = now;
-        changes.push_back(group::OffsetChange{topic->name, p.partition_index, std::move(value)});
+        changes.push_back(
+            group::OffsetChange{topic->name, p.partition_index, CommitValue(p, now)});
       }
       rp.error_code = kafka::Code(error);
     }

@@ -255,6 +255,10 @@ Result<AppendResult> PartitionLog::AppendMarker(std::int64_t producer_id,
   const txn::CompletedTxn done = producers_.ApplyMarker(producer_id, producer_epoch,
                                                         coordinator_epoch, committed,
                                                         result.first_offset, now);
+  // Markers already durable need no remembering, also where nothing reads the stable offset.
+  while (!completing_.empty() && completing_.front().first < durable_end_offset_.load()) {
+    completing_.pop_front();
+  }
   if (done.first_offset >= 0) completing_.emplace_back(done.marker_offset, done.first_offset);
   return result;
 }

@@ -55,21 +55,18 @@ def kill_repeatedly(replicator, kills: int, rng: random.Random, topics: list[str
     return progress
 
 
-@pytest.mark.timeout(900)
-def test_kill_9_at_random_moments_copies_every_record_exactly_once(kafka_pair, tmp_path):
-    topics, total, kills = ["crash-a", "crash-b"], 100_000, 22
+def kill_under_load_exactly_once(r, source: str, target: str, origin: str, topics: list[str],
+                                 total: int, kills: int) -> None:
+    """Writes `total` numbered records to `topics` at the source while `r` is killed `kills`
+    times at random moments (once it has caught up, so that instances have little to copy and
+    commit between kills); then every target partition equals its source partition."""
     seed = random.randrange(1 << 30)
     print(f"random seed {seed}")
-    src = kafka_pair.source.bootstrap
     for t in topics:
-        create_topic(src, t, PARTITIONS)
-    r = kafka_pair.replicator(tmp_path / "replicator", topics={"include": ["crash-.*"]},
-                              transactional_id="tern-replicator.crash")
-    load = NumberedLoad(src, topics, PARTITIONS, rate=2000, total=total)
+        create_topic(source, t, PARTITIONS)
+    load = NumberedLoad(source, topics, PARTITIONS, rate=2000, total=total)
     load.start()
     try:
-        # Kills begin once it has caught up with the load, so that instances have little to
-        # copy and commit between kills.
         r.start()
         wait_until(lambda: load.sent >= 5000, 60, "5000 records at the source")
         wait_caught_up(r, {t: t for t in topics}, timeout=120)
@@ -82,49 +79,32 @@ def test_kill_9_at_random_moments_copies_every_record_exactly_once(kafka_pair, t
         load.halt()
         stopped = r.stop()
     assert stopped == 0, "tern-replicator did not exit cleanly on SIGTERM"
-    assert r.log_text().count("replicating src -> dst") == kills + 1
-
+    assert r.log_text().count(f"replicating {origin} -> ") == kills + 1
     for t in topics:
-        source = consume_all(src, t)
-        assert sum(len(v) for v in source.values()) == total // len(topics)
-        target = consume_all(kafka_pair.target.bootstrap, t)
-        assert_replicated(source, target, "src", what=f"{t} (seed {seed})")
+        src = consume_all(source, t)
+        assert sum(len(v) for v in src.values()) == total // len(topics)
+        assert_replicated(src, consume_all(target, t), origin, what=f"{t} (seed {seed})")
+
+
+@pytest.mark.timeout(900)
+def test_kill_9_at_random_moments_copies_every_record_exactly_once(kafka_pair, tmp_path):
+    r = kafka_pair.replicator(tmp_path / "replicator", topics={"include": ["crash-.*"]},
+                              transactional_id="tern-replicator.crash")
+    kill_under_load_exactly_once(r, kafka_pair.source.bootstrap, kafka_pair.target.bootstrap,
+                                 "src", ["crash-a", "crash-b"], 100_000, 22)
 
 
 @pytest.mark.timeout(900)
 def test_kill_9_into_tern_broker_copies_every_record_exactly_once(tmp_path):
-    topics, total, kills = ["tcrash-a", "tcrash-b"], 40_000, 22
-    seed = random.randrange(1 << 30)
-    print(f"random seed {seed}")
     source = TernBroker(tmp_path / "tern-source").start()
     target = TernBroker(tmp_path / "tern-target").start()
-    for t in topics:
-        create_topic(source.bootstrap, t, PARTITIONS)
-    r = TernReplicator(tmp_path / "replicator", ("east", source.bootstrap),
-                       ("west", target.bootstrap),
-                       extra={"topics": {"include": ["tcrash-.*"]},
-                              "transactional_id": "tern-replicator.tcrash"})
-    load = NumberedLoad(source.bootstrap, topics, PARTITIONS, rate=2000, total=total)
-    load.start()
     try:
-        r.start()
-        wait_until(lambda: load.sent >= 5000, 60, "5000 records at the source")
-        wait_caught_up(r, {t: t for t in topics}, timeout=120)
-        progress = kill_repeatedly(r, kills, random.Random(seed), topics)
-        load.finish()
-        print(f"progress committed after each kill: {progress}")
-        assert progress == sorted(progress), "committed progress went backwards"
-        wait_caught_up(r, {t: t for t in topics}, timeout=240)
-    finally:
-        load.halt()
-        stopped = r.stop()
-    try:
-        assert stopped == 0, "tern-replicator did not exit cleanly on SIGTERM"
-        for t in topics:
-            src = consume_all(source.bootstrap, t)
-            assert sum(len(v) for v in src.values()) == total // len(topics)
-            assert_replicated(src, consume_all(target.bootstrap, t), "east",
-                              what=f"{t} (seed {seed})")
+        r = TernReplicator(tmp_path / "replicator", ("east", source.bootstrap),
+                           ("west", target.bootstrap),
+                           extra={"topics": {"include": ["tcrash-.*"]},
+                                  "transactional_id": "tern-replicator.tcrash"})
+        kill_under_load_exactly_once(r, source.bootstrap, target.bootstrap, "east",
+                                     ["tcrash-a", "tcrash-b"], 40_000, 22)
     finally:
         source.stop()
         target.stop()
