@@ -151,7 +151,7 @@ def run_rdkafka(client: Path, mode: str, bootstrap: str, topic: str, records: in
     argv = [str(client), mode, "--bootstrap", bootstrap, "--topic", topic,
             "--records", str(records), "--size", str(size), "--acks", acks,
             "--rate", str(rate), "--timeout", str(timeout)]
-    if mode == "produce":
+    if mode in ("produce", "e2e"):
         argv += ["--warmup", str(warmup)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 60)
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith("{")]
@@ -174,12 +174,15 @@ _PERF_SUMMARY = re.compile(
 
 def run_producer_perf_test(bootstrap: str, topic: str, records: int, acks: str,
                            throughput: int = -1, size: int = 1024, warmup: int = 0,
-                           timeout: float = 900) -> dict:
+                           timeout: float = 900, extra: list[str] | None = None) -> dict:
+    """`extra`: more arguments, e.g. --transactional-id ID --transaction-duration-ms MS (a
+    transactional run, which turns idempotence on itself)."""
+    idempotence = "true" if extra and "--transactional-id" in extra else "false"
     argv = [str(paths.kafka_tool("kafka-producer-perf-test")), "--topic", topic,
             "--num-records", str(records), "--record-size", str(size),
-            "--throughput", str(throughput), "--warmup-records", str(warmup),
+            "--throughput", str(throughput), "--warmup-records", str(warmup), *(extra or []),
             "--command-property",
-            f"bootstrap.servers={bootstrap}", f"acks={acks}", "enable.idempotence=false"]
+            f"bootstrap.servers={bootstrap}", f"acks={acks}", f"enable.idempotence={idempotence}"]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     match = None
     for line in result.stdout.splitlines():

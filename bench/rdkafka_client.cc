@@ -5,6 +5,10 @@
 //            (--warmup) warm up connections and metadata and are left out of the results.
 //   consume: reads N records from every partition of a topic from the beginning, in assign mode
 //            (no consumer group), and measures the time to read them all.
+//   e2e:     end-to-end latency: a consumer in a consumer group (subscribe) reads what a
+//            producer in the same process sends at a fixed rate; each record carries its send
+//            time, and the latency is from produce() to the consumer's poll returning it. The
+//            first W records are left out.
 //
 // Prints one line of JSON with the results on stdout; errors go to stderr. Single-threaded: the
 // delivery reports and messages are served from this thread's poll calls.
@@ -15,6 +19,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cstdint>
+#include <unistd.h>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -45,7 +51,7 @@ struct Options {
 
 Options Parse(int argc, char** argv) {
   if (argc < 2) {
-    Fail("usage: tern-bench-rdkafka produce|consume --bootstrap HOST:PORT --topic T "
+    Fail("usage: tern-bench-rdkafka produce|consume|e2e --bootstrap HOST:PORT --topic T "
          "[--records N] [--warmup W] [--size BYTES] [--acks 1|all] [--rate R] [--timeout S] "
          "[--set k=v]...");
   }
@@ -71,7 +77,9 @@ Options Parse(int argc, char** argv) {
       Fail("unknown flag " + std::string(flag));
     }
   }
-  if (o.mode != "produce" && o.mode != "consume") Fail("mode must be produce or consume");
+  if (o.mode != "produce" && o.mode != "consume" && o.mode != "e2e") {
+    Fail("mode must be produce, consume or e2e");
+  }
   if (o.bootstrap.empty() || o.topic.empty()) Fail("--bootstrap and --topic are required");
   if (o.records <= 0 || o.size < 0 || o.warmup < 0 || o.warmup >= o.records) {
     Fail("--records must be positive, --size and --warmup non-negative, --warmup < --records");
@@ -250,9 +258,114 @@ int Consume(const Options& o) {
   return count == o.records ? 0 : 1;
 }
 
+// The send time (steady clock, nanoseconds) and record number at the front of an e2e payload.
+struct Stamp {
+  std::int64_t sent_ns = 0;
+  std::int64_t index = 0;
+};
+
+int EndToEnd(const Options& o) {
+  char err[512];
+  rd_kafka_conf_t* pconf = MakeConf(o, {{"acks", o.acks}, {"linger.ms", "0"}});
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
+  if (producer == nullptr) Fail(std::string("producer: ") + err);
+  const std::string group = "tern-bench-e2e-" + std::to_string(::getpid());
+  rd_kafka_conf_t* cconf = MakeConf(o, {{"group.id", group}, {"auto.offset.reset", "earliest"},
+                                        {"enable.partition.eof", "false"},
+                                        {"fetch.wait.max.ms", "100"}});
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
+  if (consumer == nullptr) Fail(std::string("consumer: ") + err);
+  rd_kafka_poll_set_consumer(consumer);
+  rd_kafka_topic_partition_list_t* sub = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(sub, o.topic.c_str(), RD_KAFKA_PARTITION_UA);
+  if (rd_kafka_subscribe(consumer, sub) != RD_KAFKA_RESP_ERR_NO_ERROR) Fail("subscribe failed");
+  rd_kafka_topic_partition_list_destroy(sub);
+
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(o.timeout_s));
+  // Produce only once the group gave this member its partitions.
+  for (;;) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+    if (m != nullptr) rd_kafka_message_destroy(m);
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(consumer, &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        assigned->cnt > 0) {
+      rd_kafka_topic_partition_list_destroy(assigned);
+      break;
+    }
+    if (assigned != nullptr) rd_kafka_topic_partition_list_destroy(assigned);
+    if (Clock::now() > deadline) Fail("the consumer group never assigned the topic");
+  }
+
+  std::string payload(std::max<size_t>(static_cast<size_t>(o.size), sizeof(Stamp)), 'x');
+  std::vector<double> latency_ms;
+  latency_ms.reserve(static_cast<size_t>(o.records));
+  long received = 0;
+  // Takes every record the consumer has ready (waiting up to `timeout_ms` for the first).
+  auto drain = [&](int timeout_ms) {
+    for (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, timeout_ms); m != nullptr;
+         m = rd_kafka_consumer_poll(consumer, 0)) {
+      const auto now = Clock::now();
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->len >= sizeof(Stamp)) {
+        Stamp stamp;
+        std::memcpy(&stamp, m->payload, sizeof stamp);
+        ++received;
+        if (stamp.index >= o.warmup) {
+          const auto sent = Clock::time_point(std::chrono::nanoseconds(stamp.sent_ns));
+          latency_ms.push_back(Seconds(now - sent) * 1000.0);
+        }
+      }
+      rd_kafka_message_destroy(m);
+    }
+  };
+  const double rate = o.rate > 0 ? o.rate : 1000;
+  const auto start = Clock::now();
+  for (long i = 0; i < o.records; ++i) {
+    const auto due = start + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(static_cast<double>(i) / rate));
+    while (Clock::now() < due) {
+      rd_kafka_poll(producer, 0);
+      drain(0);
+      std::this_thread::sleep_until(std::min(due, Clock::now() + std::chrono::microseconds(200)));
+    }
+    Stamp stamp{std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    Clock::now().time_since_epoch()).count(), i};
+    std::memcpy(payload.data(), &stamp, sizeof stamp);
+    if (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(o.topic.c_str()),
+                          RD_KAFKA_V_VALUE(payload.data(), payload.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Fail("produce failed");
+    }
+    rd_kafka_poll(producer, 0);
+    drain(0);
+  }
+  while (received < o.records && Clock::now() < deadline) {
+    rd_kafka_poll(producer, 0);
+    drain(10);
+  }
+  rd_kafka_flush(producer, 5000);
+  rd_kafka_destroy(producer);
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+
+  std::sort(latency_ms.begin(), latency_ms.end());
+  double sum = 0;
+  for (double v : latency_ms) sum += v;
+  std::printf("{\"records\": %ld, \"received\": %ld, \"records_per_s\": %.1f, "
+              "\"mb_per_s\": 0, \"avg_ms\": %.3f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
+              "\"p999_ms\": %.3f, \"max_ms\": %.3f}\n",
+              static_cast<long>(latency_ms.size()), received, rate,
+              latency_ms.empty() ? 0 : sum / static_cast<double>(latency_ms.size()),
+              Percentile(latency_ms, 50), Percentile(latency_ms, 99),
+              Percentile(latency_ms, 99.9), latency_ms.empty() ? 0 : latency_ms.back());
+  return received == o.records ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = Parse(argc, argv);
+  if (o.mode == "e2e") return EndToEnd(o);
   return o.mode == "produce" ? Produce(o) : Consume(o);
 }

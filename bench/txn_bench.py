@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""tern-broker side by side with Apache Kafka 4.4 for what consumer groups and transactions add:
+transactional produce throughput and end-to-end latency into a consumer group, 1 KiB records.
+
+    ~/.cache/tern/venv/bin/python bench/txn_bench.py [--quick]
+
+Each broker runs in turn, alone, with its defaults (tern-broker: fsync on every acknowledged
+batch, marker and transaction state; Kafka: no fsync per write). Per broker, on topics of 6
+partitions with one replica:
+  - transactional throughput: kafka-producer-perf-test with a transactional id, a transaction
+    every --transaction-ms (default 100 ms), acks=all, at full speed;
+  - end-to-end latency: the librdkafka client (bench/rdkafka_client.cc, mode e2e) produces at a
+    fixed rate, acks=all, and a consumer of a consumer group (subscribe) in the same process
+    reads; the latency of each record is from produce() to the consumer returning it. The
+    first two seconds are a warm-up.
+Writes the tables to stdout and to bench/results/<date>-txn.md (-txn-quick.md with --quick).
+A benchmark, not a test: nothing here passes or fails on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import broker_support as bs
+
+PARTITIONS = 6
+RECORD_SIZE = 1024
+GOAL_TXN_THROUGHPUT = 1.5  # tern/kafka transactional throughput, at least
+GOAL_E2E_P99 = 0.5         # tern/kafka p99 end-to-end latency, at most
+WARMUP_S = 2
+
+
+def parse_args() -> argparse.Namespace:
+    root = Path(__file__).resolve().parent.parent
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="short runs, a smoke check")
+    p.add_argument("--records", type=int, help="records of the transactional run")
+    p.add_argument("--transaction-ms", type=int, default=100)
+    p.add_argument("--rates", help="end-to-end rates, records/s, comma separated")
+    p.add_argument("--rate-seconds", type=float)
+    p.add_argument("--brokers", default="tern,kafka")
+    p.add_argument("--tern-broker", type=Path,
+                   default=Path(os.environ.get("TERN_BUILD", root / "build")) / "bin" /
+                   "tern-broker")
+    p.add_argument("--out", type=Path)
+    a = p.parse_args()
+    a.records = a.records or (60000 if a.quick else 400000)
+    a.rates = [int(r) for r in (a.rates or ("1000" if a.quick else "1000,5000")).split(",")]
+    a.rate_seconds = a.rate_seconds or (5 if a.quick else 20)
+    return a
+
+
+def run_broker(name: str, args, workdir: Path, client: Path) -> dict:
+    broker = bs.start_tern(workdir / name, args.tern_broker) if name == "tern" \
+        else bs.start_kafka(workdir / name)
+    results: dict[str, dict] = {"notes": broker.notes}
+    try:
+        time.sleep(2)
+        topics = ["txn-throughput"] + [f"e2e-{rate}" for rate in args.rates]
+        bs.create_topics(broker.bootstrap, topics, PARTITIONS)
+        cpu0 = bs.cpu_seconds(broker.pid)
+        r = bs.run_producer_perf_test(
+            broker.bootstrap, "txn-throughput", args.records, "all", -1, RECORD_SIZE,
+            args.records // 10,
+            extra=["--transactional-id", f"bench-{name}",
+                   "--transaction-duration-ms", str(args.transaction_ms)])
+        r["broker_cpu_s"] = bs.cpu_seconds(broker.pid) - cpu0
+        results["txn"] = r
+        print(f"  {name:5} transactional {r.get('records_per_s', r.get('error'))} rec/s",
+              flush=True)
+        for rate in args.rates:
+            records = int(rate * (args.rate_seconds + WARMUP_S))
+            cpu0 = bs.cpu_seconds(broker.pid)
+            r = bs.run_rdkafka(client, "e2e", broker.bootstrap, f"e2e-{rate}", records, "all",
+                               rate, RECORD_SIZE, int(rate * WARMUP_S))
+            r["broker_cpu_s"] = bs.cpu_seconds(broker.pid) - cpu0
+            results[f"e2e-{rate}"] = r
+            print(f"  {name:5} e2e {rate}/s p50 {r.get('p50_ms')} p99 {r.get('p99_ms')} ms "
+                  f"{r.get('error', '')}", flush=True)
+    finally:
+        broker.stop()
+    return results
+
+
+def fmt(v, digits=1) -> str:
+    return "-" if v is None else f"{v:,.{digits}f}"
+
+
+def q(t, k) -> str:
+    return f"{t / k:.2f}" if t is not None and k else "-"
+
+
+def report(args, res: dict) -> str:
+    t, k = res.get("tern", {}), res.get("kafka", {})
+    out = [f"# tern-broker vs Apache Kafka: transactions and end-to-end latency "
+           f"({datetime.date.today()})", "",
+           f"Command: `~/.cache/tern/venv/bin/python bench/txn_bench.py"
+           f"{' --quick' if args.quick else ''}`; host: {os.cpu_count()} CPUs, load before "
+           f"{os.getloadavg()[0]:.2f}.", ""]
+    for name, r in (("tern", t), ("kafka", k)):
+        out += [f"- {name}: {note}" for note in r.get("notes", [])]
+    out += ["", "## Goals", "", "| goal | tern/kafka | met |", "|---|---:|---|"]
+    tt, kt = t.get("txn", {}).get("records_per_s"), k.get("txn", {}).get("records_per_s")
+    if tt and kt:
+        out.append(f"| transactional throughput ≥ {GOAL_TXN_THROUGHPUT}× | {tt / kt:.2f} | "
+                   f"{'yes' if tt / kt >= GOAL_TXN_THROUGHPUT else 'no'} |")
+    for rate in args.rates:
+        tp, kp = t.get(f"e2e-{rate}", {}).get("p99_ms"), k.get(f"e2e-{rate}", {}).get("p99_ms")
+        if tp and kp:
+            out.append(f"| p99 end-to-end ≤ {GOAL_E2E_P99}× at {rate} records/s | {tp / kp:.2f} "
+                       f"| {'yes' if tp / kp <= GOAL_E2E_P99 else 'no'} |")
+    out += ["", f"## Transactional produce, kafka-producer-perf-test, acks=all, a transaction "
+                f"every {args.transaction_ms} ms, {args.records} records", "",
+            "| | tern | kafka | tern/kafka |", "|---|---:|---:|---:|"]
+    for label, key, d in (("records/s", "records_per_s", 0), ("MB/s", "mb_per_s", 1),
+                          ("p50 ms", "p50_ms", 0), ("p99 ms", "p99_ms", 0),
+                          ("broker CPU s", "broker_cpu_s", 2)):
+        a, b = t.get("txn", {}).get(key), k.get("txn", {}).get(key)
+        out.append(f"| {label} | {fmt(a, d)} | {fmt(b, d)} | {q(a, b)} |")
+    for rate in args.rates:
+        key = f"e2e-{rate}"
+        out += ["", f"## End-to-end, librdkafka producer (acks=all) to a consumer group, "
+                    f"{rate} records/s for {args.rate_seconds:g} s after {WARMUP_S} s", "",
+                "| | tern | kafka | tern/kafka |", "|---|---:|---:|---:|"]
+        for label, field, d in (("p50 ms", "p50_ms", 2), ("p99 ms", "p99_ms", 2),
+                                ("p99.9 ms", "p999_ms", 2), ("max ms", "max_ms", 2),
+                                ("records measured", "records", 0),
+                                ("broker CPU s", "broker_cpu_s", 2)):
+            a, b = t.get(key, {}).get(field), k.get(key, {}).get(field)
+            out.append(f"| {label} | {fmt(a, d)} | {fmt(b, d)} | {q(a, b)} |")
+    for name, r in (("tern", t), ("kafka", k)):
+        for key, v in r.items():
+            if isinstance(v, dict) and v.get("error"):
+                out.append(f"\n{name} {key}: {v['error']}")
+    return "\n".join(out) + "\n"
+
+
+def main() -> int:
+    args = parse_args()
+    with tempfile.TemporaryDirectory(prefix="tern-txn-bench-") as tmp:
+        workdir = Path(tmp)
+        client = bs.rdkafka_client(workdir)
+        res = {}
+        for name in args.brokers.split(","):
+            print(f"== {name}", flush=True)
+            res[name] = run_broker(name, args, workdir, client)
+    text = report(args, res)
+    print(text)
+    out = args.out or (Path(__file__).parent / "results" /
+                       f"{datetime.date.today()}-txn{'-quick' if args.quick else ''}.md")
+    out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
