@@ -33,6 +33,22 @@ Status SetAll(rd_kafka_conf_t* conf, const std::string& name, const Settings& se
 Status CheckSettings(const std::string& name, const Settings& user) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   Status st = SetAll(conf, name, user);
+  // Settings accepted one by one may still clash (fetch.max.bytes below message.max.bytes, a
+  // missing CA file): librdkafka checks them together when a client is made, so one of each
+  // kind is made, with its logging off, and dropped at once.
+  for (rd_kafka_type_t type : {RD_KAFKA_CONSUMER, RD_KAFKA_PRODUCER}) {
+    if (!st.ok()) break;
+    rd_kafka_conf_t* copy = rd_kafka_conf_dup(conf);
+    char errstr[512];
+    rd_kafka_conf_set(copy, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t* rk = rd_kafka_new(type, copy, errstr, sizeof errstr);  // takes copy on success
+    if (rk == nullptr) {
+      rd_kafka_conf_destroy(copy);
+      st = Status::InvalidArgument(name + " settings: " + errstr);
+    } else {
+      rd_kafka_destroy(rk);
+    }
+  }
   rd_kafka_conf_destroy(conf);
   return st;
 }

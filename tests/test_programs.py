@@ -88,6 +88,21 @@ def test_replicator_rejects_a_bad_config_naming_the_field(tmp_path, bin_dir, ext
     assert lines[0].startswith(f"tern-replicator: error: {config}: {named}")
 
 
+def test_replicator_rejects_client_settings_that_clash(tmp_path, bin_dir):
+    """Settings librdkafka takes one by one but refuses together stop the start, exit 2."""
+    config = tmp_path / "replicator.yaml"
+    config.write_text(VALID_REPLICATOR_CONFIG.replace(
+        'bootstrap.servers: "127.0.0.1:9092" }',
+        'bootstrap.servers: "127.0.0.1:9092", fetch.max.bytes: "1000", '
+        'message.max.bytes: "100000" }'))
+    result = run("tern-replicator", "--config", str(config))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"tern-replicator: error: {config}: source settings: "), lines[0]
+    assert "fetch.max.bytes" in lines[0]
+
+
 def test_broker_reports_a_taken_port(tmp_path, bin_dir):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
