@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
   txn_config.partitions = config.transactions.topic_partitions;
   txn_config.max_timeout_ms = config.transactions.max_timeout_ms;
   txn_config.abort_check_interval_ms = config.transactions.abort_check_interval_ms;
+  txn_config.id_expiration_ms = config.transactions.id_expiration_ms;
   txn_config.wait_for_fsync = config.fsync == tern::FsyncPolicy::kAlways;
   auto txns = tern::broker::txn::TxnCoordinator::Open(txn_config, topics, group_commit,
                                                       *producer_ids.value(), broker.notifier(),

@@ -65,6 +65,7 @@ FieldMap Fields(BrokerConfig& c) {
       {"transactions.max_timeout_ms", IntField(&c.transactions.max_timeout_ms, 1, kInt32Max)},
       {"transactions.abort_check_interval_ms",
        IntField(&c.transactions.abort_check_interval_ms, 1, kInt64Max)},
+      {"transactions.id_expiration_ms", IntField(&c.transactions.id_expiration_ms, 1, kInt64Max)},
   };
 }
 

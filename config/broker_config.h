@@ -85,6 +85,11 @@ struct BrokerTransactionsConfig {
   // often transactions open past their timeout are looked for and aborted. Milliseconds, at
   // least 1. Default 10000, Kafka's.
   std::int64_t abort_check_interval_ms = 10000;
+  // id_expiration_ms (transactional.id.expiration.ms): a transactional id with no transaction
+  // open and no request for this long is forgotten (its state removed from
+  // __transaction_state, checked with the timeout checks); its next InitProducerId starts it
+  // anew with a new producer id. Milliseconds, at least 1. Default 604800000 (7 days), Kafka's.
+  std::int64_t id_expiration_ms = 7LL * 24 * 3600 * 1000;
 };
 
 struct BrokerConfig {

@@ -84,6 +84,7 @@ transactions:
   topic_partitions: 4
   max_timeout_ms: 60000
   abort_check_interval_ms: 250
+  id_expiration_ms: 5000
 )",
                              "all.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -119,6 +120,7 @@ transactions:
   EXPECT_EQ(v.transactions.topic_partitions, 4);
   EXPECT_EQ(v.transactions.max_timeout_ms, 60000);
   EXPECT_EQ(v.transactions.abort_check_interval_ms, 250);
+  EXPECT_EQ(v.transactions.id_expiration_ms, 5000);
 }
 
 TEST(BrokerConfigTest, GroupDefaultsAreKafkas) {

@@ -174,6 +174,7 @@ asio::awaitable<void> TxnCoordinator::TimeoutLoop() {
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopped_) break;
     co_await AbortTimedOut(NowMs());
+    co_await ExpireIds(NowMs());
   }
 }
 
@@ -205,6 +206,58 @@ asio::awaitable<std::size_t> TxnCoordinator::AbortTimedOut(std::int64_t now_ms) 
     ++aborted;
   }
   co_return aborted;
+}
+
+asio::awaitable<std::size_t> TxnCoordinator::ExpireIds(std::int64_t now_ms) {
+  std::vector<std::string> idle;
+  for (const auto& [id, txn] : txns_) {
+    const bool settled = txn.state == TxnState::kEmpty ||
+                         txn.state == TxnState::kCompleteCommit ||
+                         txn.state == TxnState::kCompleteAbort;
+    if (settled && busy_.count(id) == 0 && now_ms - txn.last_update_ms > config_.id_expiration_ms) {
+      idle.push_back(id);
+    }
+  }
+  std::size_t expired = 0;
+  for (const std::string& id : idle) {
+    if (busy_.count(id) != 0 || txns_.count(id) == 0) continue;
+    BusyGuard busy(busy_, id);
+    if (Status s = co_await WriteTombstone(id); !s.ok()) {
+      spdlog::warn("forgetting the idle transactional id {}: {}", id, s.ToString());
+      continue;
+    }
+    ++expired;
+  }
+  if (expired > 0) {
+    spdlog::info("forgot {} transactional id(s) idle for more than {} ms", expired,
+                 config_.id_expiration_ms);
+  }
+  co_return expired;
+}
+
+asio::awaitable<Status> TxnCoordinator::WriteTombstone(const std::string& transactional_id) {
+  const std::int32_t partition =
+      PartitionForTransactionalId(transactional_id, static_cast<std::int32_t>(logs_.size()));
+  std::shared_ptr<storage::PartitionLog> log = logs_[static_cast<std::size_t>(partition)];
+  if (log == nullptr || unavailable_.count(partition) != 0) {
+    co_return Status::Unavailable(std::string(kTransactionStateTopic) + "-" +
+                                  std::to_string(partition) + " is offline");
+  }
+  kafka::RecordToBuild record;
+  record.key = EncodeTxnLogKey(transactional_id);
+  record.timestamp = NowMs();
+  auto appended = log->Append(kafka::BuildRecordBatch({record}));
+  if (!appended.ok()) co_return appended.status();
+  if (config_.wait_for_fsync) {
+    std::vector<std::shared_ptr<storage::PartitionLog>> to_sync{log};
+    if (Status durable =
+            co_await group_commit_.WaitDurable(std::move(to_sync), asio::use_awaitable);
+        !durable.ok()) {
+      co_return durable;
+    }
+  }
+  txns_.erase(transactional_id);
+  co_return Status::Ok();
 }
 
 asio::awaitable<Status> TxnCoordinator::WriteState(const std::string& transactional_id,

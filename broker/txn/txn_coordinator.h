@@ -2,7 +2,8 @@
 // cluster coordinates all of them), as Kafka's: InitProducerId with a transactional id gives a
 // producer id and epoch and fences older instances, AddPartitionsToTxn and AddOffsetsToTxn
 // put partitions in the open transaction, EndTxn commits or aborts it, and transactions left
-// open past their timeout are aborted.
+// open past their timeout are aborted; ids left idle past transactional.id.expiration.ms are
+// forgotten.
 //
 // Each transactional id's state (producer id and epoch, timeout, state, partitions, times) is a
 // record of the compacted __transaction_state topic (txn_log_records.h), written durably before
@@ -47,6 +48,7 @@ struct TxnCoordinatorConfig {
   std::int32_t max_timeout_ms = 900000;  // transaction.max.timeout.ms
   // transaction.abort.timed.out.transaction.cleanup.interval.ms
   std::int64_t abort_check_interval_ms = 10000;
+  std::int64_t id_expiration_ms = 7LL * 24 * 3600 * 1000;  // transactional.id.expiration.ms
   bool wait_for_fsync = true;  // fsync "always": state changes wait for durability
 };
 
@@ -115,6 +117,9 @@ class TxnCoordinator {
   // Aborts, with a bumped epoch, every open transaction past its timeout at `now_ms`; returns
   // how many.
   asio::awaitable<std::size_t> AbortTimedOut(std::int64_t now_ms);
+  // Forgets the ids with no open transaction whose state has not changed for
+  // id_expiration_ms (a tombstone in __transaction_state); returns how many.
+  asio::awaitable<std::size_t> ExpireIds(std::int64_t now_ms);
 
   const std::map<std::string, TxnLogValue>& transactions() const { return txns_; }
   bool Available(const std::string& transactional_id) const;
@@ -131,6 +136,8 @@ class TxnCoordinator {
   // loss a restart repairs by completing the transaction again).
   asio::awaitable<Status> WriteState(const std::string& transactional_id, TxnLogValue value,
                                      bool wait = true);
+  // Appends the id's tombstone, waits until it is durable, then forgets the id.
+  asio::awaitable<Status> WriteTombstone(const std::string& transactional_id);
   // From Ongoing: writes Prepare{Commit,Abort} at `epoch`, the markers, then Complete*.
   asio::awaitable<Status> EndTransaction(const std::string& transactional_id, bool commit,
                                          std::int16_t epoch);

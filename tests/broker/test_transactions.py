@@ -181,6 +181,39 @@ def test_a_transaction_left_open_is_aborted_after_its_timeout(tmp_path):
         broker.stop()
 
 
+def test_an_idle_transactional_id_is_forgotten_and_starts_anew(tmp_path):
+    broker = TernBroker(tmp_path / "tern", config={
+        "transactions": "{abort_check_interval_ms: 200, id_expiration_ms: 1500}"}).start()
+    try:
+        bootstrap, topic = broker.bootstrap, "txn-expiry"
+        create_topic(bootstrap, topic)
+        p = txn_producer(bootstrap, "txn-expiry")
+        p.begin_transaction()
+        p.produce(topic, value=b"kept", partition=0)
+        p.commit_transaction(30)
+        first = tool("kafka-transactions", "--bootstrap-server", bootstrap, "describe",
+                     "--transactional-id", "txn-expiry")
+        first_pid = first.splitlines()[1].split()[2]
+        deadline = time.monotonic() + 60
+        while "txn-expiry" in tool("kafka-transactions", "--bootstrap-server", bootstrap, "list"):
+            assert time.monotonic() < deadline, "the idle transactional id was never forgotten"
+            time.sleep(0.5)
+        broker.stop()
+        broker.restart()  # the tombstone holds across a restart
+        assert "txn-expiry" not in tool("kafka-transactions", "--bootstrap-server", bootstrap,
+                                        "list")
+        again = txn_producer(bootstrap, "txn-expiry")
+        again.begin_transaction()
+        again.produce(topic, value=b"anew", partition=0)
+        again.commit_transaction(30)
+        described = tool("kafka-transactions", "--bootstrap-server", bootstrap, "describe",
+                         "--transactional-id", "txn-expiry")
+        assert described.splitlines()[1].split()[2] != first_pid, described
+        assert committed_values(bootstrap, topic, 1) == {0: [b"kept", b"anew"]}
+    finally:
+        broker.stop()
+
+
 def test_kafka_transactions_tool_sees_states_and_producers(tern_module):
     bootstrap, topic = tern_module.bootstrap, "txn-tool"
     create_topic(bootstrap, topic)
