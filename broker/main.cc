@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   txn_config.wait_for_fsync = config.fsync == tern::FsyncPolicy::kAlways;
   auto txns = tern::broker::txn::TxnCoordinator::Open(txn_config, topics, group_commit,
                                                       *producer_ids.value(), broker.notifier(),
-                                                      io.get_executor());
+                                                      *metrics, io.get_executor());
   if (!txns.ok()) return Fail(txns.status().ToString());
   broker.set_txns(*txns.value());
   txns.value()->set_offsets_hook(

@@ -18,6 +18,11 @@ class BrokerMetrics {
   // An idempotent producer resent a batch already in the log; it was acknowledged with its
   // original offsets instead of being written again.
   virtual void DuplicateBatch() = 0;
+  // A transaction ended: outcome "commit", "abort" (the producer's EndTxn or a new instance
+  // fencing it) or "timeout" (aborted by the coordinator past its timeout).
+  virtual void TransactionEnded(std::string_view outcome) = 0;
+  // Transactions open now (state Ongoing or being ended), across every transactional id.
+  virtual void TransactionsOpen(std::int64_t count) = 0;
   virtual void BytesReceived(std::int64_t bytes) = 0;
   virtual void BytesSent(std::int64_t bytes) = 0;
   virtual void ConnectionOpened() = 0;
@@ -29,6 +34,8 @@ class NoMetrics final : public BrokerMetrics {
   void RequestHandled(std::string_view, double) override {}
   void ErrorReturned(std::string_view, std::int16_t) override {}
   void DuplicateBatch() override {}
+  void TransactionEnded(std::string_view) override {}
+  void TransactionsOpen(std::int64_t) override {}
   void BytesReceived(std::int64_t) override {}
   void BytesSent(std::int64_t) override {}
   void ConnectionOpened() override {}

@@ -91,6 +91,16 @@ class PrometheusMetrics final : public BrokerMetrics {
                               "acknowledged without writing them again")
                         .Register(*registry_)
                         .Add({})),
+        txns_ended_(prometheus::BuildCounter()
+                        .Name("tern_broker_transactions_ended_total")
+                        .Help("Transactions ended, by outcome: commit, abort (EndTxn or a new "
+                              "producer instance), timeout (aborted by the coordinator)")
+                        .Register(*registry_)),
+        txns_open_(prometheus::BuildGauge()
+                       .Name("tern_broker_transactions_open")
+                       .Help("Transactions open now, across every transactional id")
+                       .Register(*registry_)
+                       .Add({})),
         bytes_in_(prometheus::BuildCounter()
                       .Name("tern_broker_received_bytes_total")
                       .Help("Request bytes received")
@@ -134,6 +144,12 @@ class PrometheusMetrics final : public BrokerMetrics {
     errors_.Add({{"api", std::string(api)}, {"code", std::to_string(code)}}).Increment();
   }
   void DuplicateBatch() override { duplicates_.Increment(); }
+  void TransactionEnded(std::string_view outcome) override {
+    txns_ended_.Add({{"outcome", std::string(outcome)}}).Increment();
+  }
+  void TransactionsOpen(std::int64_t count) override {
+    txns_open_.Set(static_cast<double>(count));
+  }
   void BytesReceived(std::int64_t bytes) override { bytes_in_.Increment(static_cast<double>(bytes)); }
   void BytesSent(std::int64_t bytes) override { bytes_out_.Increment(static_cast<double>(bytes)); }
   void ConnectionOpened() override { connections_.Increment(); }
@@ -151,6 +167,8 @@ class PrometheusMetrics final : public BrokerMetrics {
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Counter>& errors_;
   prometheus::Counter& duplicates_;
+  prometheus::Family<prometheus::Counter>& txns_ended_;
+  prometheus::Gauge& txns_open_;
   prometheus::Counter& bytes_in_;
   prometheus::Counter& bytes_out_;
   prometheus::Gauge& connections_;

@@ -51,13 +51,15 @@ class BusyGuard {
 
 TxnCoordinator::TxnCoordinator(const TxnCoordinatorConfig& config, Topics& topics,
                                GroupCommit& group_commit, ProducerIdAllocator& producer_ids,
-                               DataNotifier& notifier, asio::any_io_executor executor,
+                               DataNotifier& notifier, BrokerMetrics& metrics,
+                               asio::any_io_executor executor,
                                std::vector<std::shared_ptr<storage::PartitionLog>> logs)
     : config_(config),
       topics_(topics),
       group_commit_(group_commit),
       producer_ids_(producer_ids),
       notifier_(notifier),
+      metrics_(metrics),
       executor_(executor),
       logs_(std::move(logs)),
       timer_(executor) {}
@@ -67,6 +69,7 @@ Result<std::unique_ptr<TxnCoordinator>> TxnCoordinator::Open(const TxnCoordinato
                                                              GroupCommit& group_commit,
                                                              ProducerIdAllocator& producer_ids,
                                                              DataNotifier& notifier,
+                                                             BrokerMetrics& metrics,
                                                              asio::any_io_executor executor) {
   const Topic* topic = topics.Find(kTransactionStateTopic);
   if (topic == nullptr) {
@@ -82,7 +85,7 @@ Result<std::unique_ptr<TxnCoordinator>> TxnCoordinator::Open(const TxnCoordinato
   std::vector<std::shared_ptr<storage::PartitionLog>> logs;
   for (const auto& p : topic->partitions) logs.push_back(p.log);
   std::unique_ptr<TxnCoordinator> coordinator(new TxnCoordinator(
-      config, topics, group_commit, producer_ids, notifier, executor, std::move(logs)));
+      config, topics, group_commit, producer_ids, notifier, metrics, executor, std::move(logs)));
   for (std::int32_t i = 0; i < static_cast<std::int32_t>(coordinator->logs_.size()); ++i) {
     if (coordinator->logs_[static_cast<std::size_t>(i)] == nullptr) {
       spdlog::error("{}-{} is offline: its transactional ids are unavailable",
@@ -102,6 +105,7 @@ Result<std::unique_ptr<TxnCoordinator>> TxnCoordinator::Open(const TxnCoordinato
   }
   spdlog::info("loaded {} transactional ids ({} with a transaction in progress) from {}",
                coordinator->txns_.size(), open, kTransactionStateTopic);
+  coordinator->ReportOpen();
   return coordinator;
 }
 
@@ -134,6 +138,14 @@ Status TxnCoordinator::Load(std::int32_t partition) {
         }
         return Status::Ok();
       });
+}
+
+void TxnCoordinator::ReportOpen() {
+  std::int64_t open = 0;
+  for (const auto& [id, txn] : txns_) {
+    if (txn.state == TxnState::kOngoing || Preparing(txn.state)) ++open;
+  }
+  metrics_.TransactionsOpen(open);
 }
 
 bool TxnCoordinator::Available(const std::string& transactional_id) const {
@@ -199,7 +211,7 @@ asio::awaitable<std::size_t> TxnCoordinator::AbortTimedOut(std::int64_t now_ms) 
     spdlog::info("aborting the transaction of {} (producer {}), open longer than its timeout of "
                  "{} ms",
                  id, it->second.producer_id, it->second.timeout_ms);
-    if (Status s = co_await EndTransaction(id, false, epoch); !s.ok()) {
+    if (Status s = co_await EndTransaction(id, false, epoch, "timeout"); !s.ok()) {
       spdlog::error("aborting the timed-out transaction of {}: {}", id, s.ToString());
       continue;
     }
@@ -288,6 +300,7 @@ asio::awaitable<Status> TxnCoordinator::WriteState(const std::string& transactio
     }
   }
   txns_[transactional_id] = std::move(value);
+  ReportOpen();
   co_return Status::Ok();
 }
 
@@ -327,7 +340,7 @@ asio::awaitable<InitProducerIdResult> TxnCoordinator::InitProducerId(
     // epoch.
     const std::int16_t fence = static_cast<std::int16_t>(
         std::min<int>(it->second.producer_epoch + 1, std::numeric_limits<std::int16_t>::max()));
-    if (Status s = co_await EndTransaction(transactional_id, false, fence); !s.ok()) {
+    if (Status s = co_await EndTransaction(transactional_id, false, fence, "abort"); !s.ok()) {
       spdlog::error("aborting the open transaction of {}: {}", transactional_id, s.ToString());
       result.error = ErrorCode::kConcurrentTransactions;
       co_return result;
@@ -460,7 +473,9 @@ asio::awaitable<ErrorCode> TxnCoordinator::EndTxn(std::string transactional_id,
       co_return ErrorCode::kInvalidTxnState;
   }
   BusyGuard busy(busy_, transactional_id);
-  if (Status s = co_await EndTransaction(transactional_id, commit, producer_epoch); !s.ok()) {
+  if (Status s = co_await EndTransaction(transactional_id, commit, producer_epoch,
+                                         commit ? "commit" : "abort");
+      !s.ok()) {
     spdlog::error("ending the transaction of {}: {}", transactional_id, s.ToString());
     co_return ErrorCode::kCoordinatorNotAvailable;
   }
@@ -468,14 +483,17 @@ asio::awaitable<ErrorCode> TxnCoordinator::EndTxn(std::string transactional_id,
 }
 
 asio::awaitable<Status> TxnCoordinator::EndTransaction(const std::string& transactional_id,
-                                                       bool commit, std::int16_t epoch) {
+                                                       bool commit, std::int16_t epoch,
+                                                       std::string_view outcome) {
   TxnLogValue prepared = txns_.at(transactional_id);
   prepared.state = commit ? TxnState::kPrepareCommit : TxnState::kPrepareAbort;
   prepared.producer_epoch = epoch;
   if (Status s = co_await WriteState(transactional_id, std::move(prepared)); !s.ok()) {
     co_return s;
   }
-  co_return co_await Complete(transactional_id);
+  Status done = co_await Complete(transactional_id);
+  if (done.ok()) metrics_.TransactionEnded(outcome);
+  co_return done;
 }
 
 asio::awaitable<Status> TxnCoordinator::Complete(const std::string& transactional_id) {

@@ -31,11 +31,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker/cluster/topics.h"
 #include "broker/data_notifier.h"
 #include "broker/group_commit.h"
+#include "broker/metrics.h"
 #include "broker/txn/producer_ids.h"
 #include "broker/txn/txn_log_records.h"
 #include "common/result.h"
@@ -71,6 +73,7 @@ class TxnCoordinator {
                                                       Topics& topics, GroupCommit& group_commit,
                                                       ProducerIdAllocator& producer_ids,
                                                       DataNotifier& notifier,
+                                                      BrokerMetrics& metrics,
                                                       asio::any_io_executor executor);
   TxnCoordinator(const TxnCoordinator&) = delete;
   TxnCoordinator& operator=(const TxnCoordinator&) = delete;
@@ -127,8 +130,10 @@ class TxnCoordinator {
  private:
   TxnCoordinator(const TxnCoordinatorConfig& config, Topics& topics, GroupCommit& group_commit,
                  ProducerIdAllocator& producer_ids, DataNotifier& notifier,
-                 asio::any_io_executor executor,
+                 BrokerMetrics& metrics, asio::any_io_executor executor,
                  std::vector<std::shared_ptr<storage::PartitionLog>> logs);
+  // Reports how many transactions are open (after every state change).
+  void ReportOpen();
 
   Status Load(std::int32_t partition);
   // Appends the id's new state and, under fsync "always", waits until it is durable; then it
@@ -139,8 +144,9 @@ class TxnCoordinator {
   // Appends the id's tombstone, waits until it is durable, then forgets the id.
   asio::awaitable<Status> WriteTombstone(const std::string& transactional_id);
   // From Ongoing: writes Prepare{Commit,Abort} at `epoch`, the markers, then Complete*.
+  // `outcome` is what the metrics count it as ("commit", "abort", "timeout").
   asio::awaitable<Status> EndTransaction(const std::string& transactional_id, bool commit,
-                                         std::int16_t epoch);
+                                         std::int16_t epoch, std::string_view outcome);
   // From Prepare*: the markers and the Complete record. Retries failed marker writes.
   asio::awaitable<Status> Complete(const std::string& transactional_id);
   asio::awaitable<Status> WriteMarkers(const TxnLogValue& txn, bool commit);
@@ -151,6 +157,7 @@ class TxnCoordinator {
   GroupCommit& group_commit_;
   ProducerIdAllocator& producer_ids_;
   DataNotifier& notifier_;
+  BrokerMetrics& metrics_;
   asio::any_io_executor executor_;
   const std::vector<std::shared_ptr<storage::PartitionLog>> logs_;  // of __transaction_state
   std::set<std::int32_t> unavailable_;

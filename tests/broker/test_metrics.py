@@ -75,6 +75,32 @@ def test_metrics_count_what_clients_did(broker_with_metrics):
     assert sample(text, "tern_broker_response_errors_total", api="Fetch", code="1") >= 1
 
 
+def test_transactions_are_counted_by_outcome(broker_with_metrics):
+    broker, port = broker_with_metrics
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("metered-txn", 1, 1)])["metered-txn"].result(30)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "metered"})
+    p.init_transactions(30)
+    for outcome in ("commit", "commit", "abort"):
+        p.begin_transaction()
+        p.produce("metered-txn", value=b"x", partition=0)
+        p.flush(30)
+        p.commit_transaction(30) if outcome == "commit" else p.abort_transaction(30)
+    p.begin_transaction()
+    p.produce("metered-txn", value=b"open", partition=0)
+    p.flush(30)
+    text = scrape(port)
+    assert sample(text, "tern_broker_transactions_ended_total", outcome="commit") == 2
+    assert sample(text, "tern_broker_transactions_ended_total", outcome="abort") == 1
+    assert sample(text, "tern_broker_transactions_open") == 1
+    # A new instance aborts the open transaction, fencing the old producer.
+    Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "metered"}) \
+        .init_transactions(30)
+    text = scrape(port)
+    assert sample(text, "tern_broker_transactions_ended_total", outcome="abort") == 2
+    assert sample(text, "tern_broker_transactions_open") == 0
+
+
 def test_exposition_passes_promtool(broker_with_metrics):
     broker, port = broker_with_metrics
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
