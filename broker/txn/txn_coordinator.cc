@@ -247,7 +247,9 @@ asio::awaitable<std::size_t> TxnCoordinator::ExpireIds(std::int64_t now_ms) {
   co_return expired;
 }
 
-asio::awaitable<Status> TxnCoordinator::WriteTombstone(const std::string& transactional_id) {
+asio::awaitable<Status> TxnCoordinator::AppendRecord(const std::string& transactional_id,
+                                                     std::optional<std::string> value,
+                                                     bool wait) {
   const std::int32_t partition =
       PartitionForTransactionalId(transactional_id, static_cast<std::int32_t>(logs_.size()));
   std::shared_ptr<storage::PartitionLog> log = logs_[static_cast<std::size_t>(partition)];
@@ -257,35 +259,8 @@ asio::awaitable<Status> TxnCoordinator::WriteTombstone(const std::string& transa
   }
   kafka::RecordToBuild record;
   record.key = EncodeTxnLogKey(transactional_id);
+  record.value = std::move(value);
   record.timestamp = NowMs();
-  auto appended = log->Append(kafka::BuildRecordBatch({record}));
-  if (!appended.ok()) co_return appended.status();
-  if (config_.wait_for_fsync) {
-    std::vector<std::shared_ptr<storage::PartitionLog>> to_sync{log};
-    if (Status durable =
-            co_await group_commit_.WaitDurable(std::move(to_sync), asio::use_awaitable);
-        !durable.ok()) {
-      co_return durable;
-    }
-  }
-  txns_.erase(transactional_id);
-  co_return Status::Ok();
-}
-
-asio::awaitable<Status> TxnCoordinator::WriteState(const std::string& transactional_id,
-                                                   TxnLogValue value, bool wait) {
-  const std::int32_t partition =
-      PartitionForTransactionalId(transactional_id, static_cast<std::int32_t>(logs_.size()));
-  std::shared_ptr<storage::PartitionLog> log = logs_[static_cast<std::size_t>(partition)];
-  if (log == nullptr || unavailable_.count(partition) != 0) {
-    co_return Status::Unavailable(std::string(kTransactionStateTopic) + "-" +
-                                  std::to_string(partition) + " is offline");
-  }
-  value.last_update_ms = NowMs();
-  kafka::RecordToBuild record;
-  record.key = EncodeTxnLogKey(transactional_id);
-  record.value = EncodeTxnLogValue(value);
-  record.timestamp = value.last_update_ms;
   auto appended = log->Append(kafka::BuildRecordBatch({record}));
   if (!appended.ok()) co_return appended.status();
   if (config_.wait_for_fsync) {
@@ -298,6 +273,24 @@ asio::awaitable<Status> TxnCoordinator::WriteState(const std::string& transactio
                !durable.ok()) {
       co_return durable;
     }
+  }
+  co_return Status::Ok();
+}
+
+asio::awaitable<Status> TxnCoordinator::WriteTombstone(const std::string& transactional_id) {
+  if (Status s = co_await AppendRecord(transactional_id, std::nullopt, true); !s.ok()) {
+    co_return s;
+  }
+  txns_.erase(transactional_id);
+  co_return Status::Ok();
+}
+
+asio::awaitable<Status> TxnCoordinator::WriteState(const std::string& transactional_id,
+                                                   TxnLogValue value, bool wait) {
+  value.last_update_ms = NowMs();
+  if (Status s = co_await AppendRecord(transactional_id, EncodeTxnLogValue(value), wait);
+      !s.ok()) {
+    co_return s;
   }
   txns_[transactional_id] = std::move(value);
   ReportOpen();

@@ -141,6 +141,10 @@ class TxnCoordinator {
   // loss a restart repairs by completing the transaction again).
   asio::awaitable<Status> WriteState(const std::string& transactional_id, TxnLogValue value,
                                      bool wait = true);
+  // Appends the id's record (nullopt: its tombstone) to its partition of __transaction_state;
+  // under fsync "always" waits for durability, or with `wait` false only starts it.
+  asio::awaitable<Status> AppendRecord(const std::string& transactional_id,
+                                       std::optional<std::string> value, bool wait);
   // Appends the id's tombstone, waits until it is durable, then forgets the id.
   asio::awaitable<Status> WriteTombstone(const std::string& transactional_id);
   // From Ongoing: writes Prepare{Commit,Abort} at `epoch`, the markers, then Complete*.
