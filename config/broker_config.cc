@@ -61,6 +61,11 @@ FieldMap Fields(BrokerConfig& c) {
       {"group.min_session_timeout_ms", IntField(&c.group.min_session_timeout_ms, 1, kInt32Max)},
       {"group.max_session_timeout_ms", IntField(&c.group.max_session_timeout_ms, 1, kInt32Max)},
       {"group.max_size", IntField(&c.group.max_size, 1, kInt32Max)},
+      {"group.consumer_session_timeout_ms",
+       IntField(&c.group.consumer_session_timeout_ms, 1, kInt32Max)},
+      {"group.consumer_heartbeat_interval_ms",
+       IntField(&c.group.consumer_heartbeat_interval_ms, 1, kInt32Max)},
+      {"group.consumer_max_size", IntField(&c.group.consumer_max_size, 1, kInt32Max)},
       {"transactions.topic_partitions", IntField(&c.transactions.topic_partitions, 1, 1000)},
       {"transactions.max_timeout_ms", IntField(&c.transactions.max_timeout_ms, 1, kInt32Max)},
       {"transactions.abort_check_interval_ms",
@@ -82,6 +87,11 @@ Result<BrokerConfig> ParseBrokerConfig(std::string_view yaml, std::string_view s
     return Status::InvalidArgument(std::string(source) +
                                    ": field 'group.min_session_timeout_ms' is larger than "
                                    "'group.max_session_timeout_ms'");
+  }
+  if (config.group.consumer_heartbeat_interval_ms >= config.group.consumer_session_timeout_ms) {
+    return Status::InvalidArgument(std::string(source) +
+                                   ": field 'group.consumer_heartbeat_interval_ms' must be below "
+                                   "'group.consumer_session_timeout_ms'");
   }
   return config;
 }

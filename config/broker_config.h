@@ -69,6 +69,17 @@ struct BrokerGroupConfig {
   // max_size (group.max.size): members a group may have (more get GROUP_MAX_SIZE_REACHED).
   // At least 1. Default 2147483647 (no limit), Kafka's.
   std::int32_t max_size = 2147483647;
+
+  // The consumer rebalance protocol (KIP-848, ConsumerGroupHeartbeat):
+  // consumer_session_timeout_ms (group.consumer.session.timeout.ms): a member that sends no
+  // heartbeat for this long is removed. Milliseconds, at least 1. Default 45000, Kafka's.
+  std::int32_t consumer_session_timeout_ms = 45000;
+  // consumer_heartbeat_interval_ms (group.consumer.heartbeat.interval.ms): how often members
+  // heartbeat, as told in every answer; at least 1, below the session timeout. Default 5000.
+  std::int32_t consumer_heartbeat_interval_ms = 5000;
+  // consumer_max_size (group.consumer.max.size): members a consumer group may have (more get
+  // GROUP_MAX_SIZE_REACHED). At least 1. Default 2147483647 (no limit), Kafka's.
+  std::int32_t consumer_max_size = 2147483647;
 };
 
 // Transactions, coordinated by this node and kept in the __transaction_state topic.

@@ -25,11 +25,12 @@ kafka::ErrorCode WriteError(const Status& status) {
 }
 
 GroupCoordinator::GroupCoordinator(std::unique_ptr<OffsetStore> offsets,
-                                   const GroupCoordinatorConfig& config,
+                                   const GroupCoordinatorConfig& config, const Topics& topics,
                                    asio::any_io_executor executor)
     : offsets_(std::move(offsets)),
       config_(config),
       membership_(*offsets_, config.membership, executor),
+      consumers_(topics, config.consumer, executor),
       expiry_timer_(executor) {
   membership_.Load(offsets_->TakeLoadedGroups());
 }
@@ -53,26 +54,44 @@ Result<std::unique_ptr<GroupCoordinator>> GroupCoordinator::Open(const BrokerCon
   c.membership.min_session_timeout_ms = config.group.min_session_timeout_ms;
   c.membership.max_session_timeout_ms = config.group.max_session_timeout_ms;
   c.membership.max_size = config.group.max_size;
-  return std::make_unique<GroupCoordinator>(std::move(store).value(), c, std::move(executor));
+  c.consumer.session_timeout_ms = config.group.consumer_session_timeout_ms;
+  c.consumer.heartbeat_interval_ms = config.group.consumer_heartbeat_interval_ms;
+  c.consumer.max_size = config.group.consumer_max_size;
+  return std::make_unique<GroupCoordinator>(std::move(store).value(), c, topics,
+                                            std::move(executor));
 }
 
 void GroupCoordinator::Start() {
   asio::co_spawn(expiry_timer_.get_executor(), ExpiryLoop(), asio::detached);
+  consumers_.Start();
 }
 
 void GroupCoordinator::Stop() {
   stopped_ = true;
   expiry_timer_.cancel();
+  consumers_.Stop();
 }
 
 bool GroupCoordinator::Exists(const std::string& group) const {
-  return membership_.Find(group) != nullptr || offsets_->Find(group) != nullptr ||
-         !offsets_->PendingKeys(group).empty();
+  return membership_.Find(group) != nullptr || consumers_.Find(group) != nullptr ||
+         offsets_->Find(group) != nullptr || !offsets_->PendingKeys(group).empty();
 }
 
 GroupState GroupCoordinator::StateOf(const std::string& group) const {
   if (const ClassicGroup* g = membership_.Find(group)) return g->state();
-  return offsets_->Find(group) != nullptr ? GroupState::kEmpty : GroupState::kDead;
+  if (const ConsumerGroup* g = consumers_.Find(group); g != nullptr && !g->empty()) {
+    return GroupState::kStable;  // its own states: StateNameOf
+  }
+  return Exists(group) ? GroupState::kEmpty : GroupState::kDead;
+}
+
+std::string_view GroupCoordinator::StateNameOf(const std::string& group) const {
+  if (const ConsumerGroup* g = consumers_.Find(group)) return g->StateName();
+  return GroupStateName(StateOf(group));
+}
+
+std::string_view GroupCoordinator::TypeOf(const std::string& group) const {
+  return consumers_.Find(group) != nullptr ? kConsumerGroupType : kClassicGroupType;
 }
 
 std::string GroupCoordinator::ProtocolTypeOf(const std::string& group) const {
@@ -85,12 +104,43 @@ std::vector<std::string> GroupCoordinator::Groups() const {
   std::set<std::string> out;
   for (const auto& [group, topics] : offsets_->groups()) out.insert(group);
   for (const auto& [group, g] : membership_.groups()) out.insert(group);
+  for (const auto& [group, g] : consumers_.groups()) out.insert(group);
   return {out.begin(), out.end()};
+}
+
+ConsumerHeartbeatResult GroupCoordinator::ConsumerHeartbeat(const ConsumerHeartbeatRequest& r) {
+  if (!r.group_id.empty() && !Available(r.group_id)) {
+    ConsumerHeartbeatResult out;
+    out.error = kafka::ErrorCode::kCoordinatorNotAvailable;
+    return out;
+  }
+  if (ClassicGroup* g = membership_.Find(r.group_id)) {
+    if (g->state() != GroupState::kEmpty || !g->pending_join().empty()) {
+      ConsumerHeartbeatResult out;
+      out.error = kafka::ErrorCode::kGroupIdNotFound;
+      out.message = "Group " + r.group_id + " is not a consumer group.";
+      return out;
+    }
+    if (r.member_epoch == 0) membership_.Forget(r.group_id);
+  }
+  return consumers_.Heartbeat(r);
+}
+
+kafka::ErrorCode GroupCoordinator::ClassicJoinError(const std::string& group) {
+  const ConsumerGroup* g = consumers_.Find(group);
+  if (g == nullptr) return kafka::ErrorCode::kNone;
+  if (!g->empty()) return kafka::ErrorCode::kInconsistentGroupProtocol;
+  consumers_.Forget(group);
+  return kafka::ErrorCode::kNone;
 }
 
 kafka::ErrorCode GroupCoordinator::ValidateOffsetCommit(
     const std::string& group, std::int32_t generation, const std::string& member_id,
-    const std::optional<std::string>& group_instance_id, std::int16_t version) {
+    const std::optional<std::string>& group_instance_id, std::int16_t version,
+    bool transactional) {
+  if (const ConsumerGroup* g = consumers_.Find(group)) {
+    return consumers_.ValidateCommit(*g, member_id, generation, version, transactional);
+  }
   if (!Exists(group)) {
     // A commit without a generation creates a "simple" group; a generation needs a group
     // that a member joined.
@@ -122,6 +172,7 @@ kafka::ErrorCode GroupCoordinator::ValidateOffsetCommit(
 }
 
 kafka::ErrorCode GroupCoordinator::OffsetDeleteError(const std::string& group) const {
+  if (consumers_.Find(group) != nullptr) return kafka::ErrorCode::kNone;
   const ClassicGroup* g = membership_.Find(group);
   if (g == nullptr || g->state() == GroupState::kEmpty) return kafka::ErrorCode::kNone;
   return g->protocol_type() == kConsumerProtocolType ? kafka::ErrorCode::kNone
@@ -129,6 +180,7 @@ kafka::ErrorCode GroupCoordinator::OffsetDeleteError(const std::string& group) c
 }
 
 bool GroupCoordinator::SubscribedTo(const std::string& group, const std::string& topic) const {
+  if (const ConsumerGroup* g = consumers_.Find(group)) return g->IsSubscribedTo(topic);
   const ClassicGroup* g = membership_.Find(group);
   return g != nullptr && g->IsSubscribedTo(topic);
 }
@@ -147,6 +199,7 @@ asio::awaitable<kafka::ErrorCode> GroupCoordinator::DeleteGroup(std::string grou
   // Forgotten at once, as Kafka marks the group dead: a member joining meanwhile starts a
   // new group, whose records follow the tombstone.
   membership_.Forget(group);
+  consumers_.Forget(group);
   std::set<std::pair<std::string, std::int32_t>> keys;
   if (const GroupOffsets* offsets = offsets_->Find(group)) {
     for (const auto& [topic, partitions] : *offsets) {
@@ -212,13 +265,15 @@ asio::awaitable<std::size_t> GroupCoordinator::ExpireOffsets(std::int64_t now_ms
   std::vector<Expiry> expiries;
   for (const auto& [group, topics] : offsets_->groups()) {
     if (!Available(group)) continue;
+    const ConsumerGroup* consumer = consumers_.Find(group);
     const ClassicGroup* g = membership_.Find(group);
     // Kafka's rule: a group without a protocol type (simple commits only) ages its offsets
     // from their commit; an empty group from the time it became empty; a stable consumer
     // group only the offsets of topics it no longer subscribes to, from their commit; any
     // other group with members keeps them.
     const bool typed = g != nullptr && g->protocol_type().has_value();
-    const bool empty = g == nullptr || g->state() == GroupState::kEmpty;
+    const bool empty = consumer != nullptr ? consumer->empty()
+                                           : g == nullptr || g->state() == GroupState::kEmpty;
     if (typed && !empty &&
         !(g->state() == GroupState::kStable && g->protocol_type() == kConsumerProtocolType &&
           g->subscribed_topics().has_value())) {
@@ -231,7 +286,8 @@ asio::awaitable<std::size_t> GroupCoordinator::ExpireOffsets(std::int64_t now_ms
                                                                  pending_keys.end());
     Expiry e{group, {}, pending.empty() && empty};
     for (const auto& [topic, partitions] : topics) {
-      if (g != nullptr && g->IsSubscribedTo(topic)) {
+      if ((g != nullptr && g->IsSubscribedTo(topic)) ||
+          (consumer != nullptr && consumer->IsSubscribedTo(topic))) {
         e.whole_group = false;
         continue;
       }
@@ -259,7 +315,10 @@ asio::awaitable<std::size_t> GroupCoordinator::ExpireOffsets(std::int64_t now_ms
       continue;
     }
     removed += count;
-    if (e.whole_group && StateOf(e.group) == GroupState::kEmpty) membership_.Forget(e.group);
+    if (e.whole_group && StateOf(e.group) == GroupState::kEmpty) {
+      membership_.Forget(e.group);
+      consumers_.Forget(e.group);
+    }
     spdlog::info("expired {} offsets of group {}{}", count, e.group,
                  e.whole_group ? "; the group is gone" : "");
   }
@@ -268,6 +327,14 @@ asio::awaitable<std::size_t> GroupCoordinator::ExpireOffsets(std::int64_t now_ms
 }
 
 asio::awaitable<void> GroupCoordinator::DeleteEmptyGroups() {
+  // A consumer-protocol group has no record of its own: without members and offsets it is gone.
+  std::vector<std::string> idle;
+  for (const auto& [group, g] : consumers_.groups()) {
+    if (g->empty() && offsets_->Find(group) == nullptr && offsets_->PendingKeys(group).empty()) {
+      idle.push_back(group);
+    }
+  }
+  for (const auto& group : idle) consumers_.Forget(group);
   std::vector<std::string> doomed;
   for (const auto& [group, g] : membership_.groups()) {
     // A group a member is about to join (it was given an id) is kept.

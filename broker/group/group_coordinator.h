@@ -29,7 +29,9 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/cluster/topics.h"
 #include "broker/group/classic_group.h"
+#include "broker/group/consumer_membership.h"
 #include "broker/group/group_membership.h"
 #include "broker/group/offset_store.h"
 #include "config/broker_config.h"
@@ -42,6 +44,7 @@ struct GroupCoordinatorConfig {
   std::int64_t retention_check_interval_ms = 600000;  // offsets.retention.check.interval.ms
   std::int32_t metadata_max_bytes = 4096;               // offset.metadata.max.bytes
   MembershipConfig membership;
+  ConsumerProtocolConfig consumer;
 };
 
 // What ListGroups reports as every group's type.
@@ -50,8 +53,9 @@ inline constexpr std::string_view kClassicGroupType = "classic";
 class GroupCoordinator {
  public:
   // Rebuilds the groups' membership from the GroupMetadata records the store loaded.
+  // `topics` resolves the subscriptions of consumer-protocol groups.
   GroupCoordinator(std::unique_ptr<OffsetStore> offsets, const GroupCoordinatorConfig& config,
-                   asio::any_io_executor executor);
+                   const Topics& topics, asio::any_io_executor executor);
   // Opens the offset store (creating __consumer_offsets, loading it) with the broker's
   // `offsets` and `group` settings and fsync policy; completions and timers run on
   // `executor`, and `notifier` wakes fetches of __consumer_offsets when records are written.
@@ -73,6 +77,8 @@ class GroupCoordinator {
   const OffsetStore& offsets() const { return *offsets_; }
   GroupMembership& membership() { return membership_; }
   const GroupMembership& membership() const { return membership_; }
+  ConsumerMembership& consumers() { return consumers_; }
+  const ConsumerMembership& consumers() const { return consumers_; }
   const GroupCoordinatorConfig& config() const { return config_; }
 
   // False when the group's __consumer_offsets partition is offline (COORDINATOR_NOT_AVAILABLE).
@@ -82,6 +88,19 @@ class GroupCoordinator {
   GroupState StateOf(const std::string& group) const;
   // The protocol type ListGroups and DescribeGroups report: the members', else "consumer".
   std::string ProtocolTypeOf(const std::string& group) const;
+  // "consumer" for a group of the consumer rebalance protocol (KIP-848), else "classic".
+  std::string_view TypeOf(const std::string& group) const;
+  // The state ListGroups reports: a classic group's, or a consumer group's (Empty,
+  // Reconciling, Stable).
+  std::string_view StateNameOf(const std::string& group) const;
+
+  // ConsumerGroupHeartbeat: COORDINATOR_NOT_AVAILABLE while the group's partition is offline,
+  // GROUP_ID_NOT_FOUND for a classic group with members; an empty classic group becomes a
+  // consumer group when a member joins it.
+  ConsumerHeartbeatResult ConsumerHeartbeat(const ConsumerHeartbeatRequest& request);
+  // What a JoinGroup of a classic member gets from a consumer group: INCONSISTENT_GROUP_PROTOCOL
+  // while it has members; an empty one is given up to the classic protocol (NONE).
+  kafka::ErrorCode ClassicJoinError(const std::string& group);
   // Every group that exists, by name.
   std::vector<std::string> Groups() const;
 
@@ -91,10 +110,11 @@ class GroupCoordinator {
   // group with members is UNKNOWN_MEMBER_ID), REBALANCE_IN_PROGRESS (CompletingRebalance);
   // ILLEGAL_GENERATION or (v9+) GROUP_ID_NOT_FOUND for a generation of a group that does not
   // exist. An accepted commit of a member keeps its session alive.
+  // For a consumer-protocol group, `generation` is the member epoch (consumer_membership.h).
   kafka::ErrorCode ValidateOffsetCommit(const std::string& group, std::int32_t generation,
                                         const std::string& member_id,
                                         const std::optional<std::string>& group_instance_id,
-                                        std::int16_t version);
+                                        std::int16_t version, bool transactional = false);
 
   // Whether OffsetDelete may remove the group's offsets of `topic`: NON_EMPTY_GROUP for a group
   // with members of another protocol type than "consumer", GROUP_SUBSCRIBED_TO_TOPIC for a
@@ -126,6 +146,7 @@ class GroupCoordinator {
   std::unique_ptr<OffsetStore> offsets_;
   const GroupCoordinatorConfig config_;
   GroupMembership membership_;
+  ConsumerMembership consumers_;
   asio::steady_timer expiry_timer_;
   bool stopped_ = false;
 };

@@ -4,9 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <random>
 
+#include "broker/group/consumer_group.h"
 #include "broker/storage/log_config.h"
 
 namespace tern::broker::group {
@@ -16,19 +15,6 @@ namespace {
 // with that id; v9+ lets a replaced static leader skip computing an assignment.
 constexpr std::int16_t kFirstMemberIdRequiredVersion = 4;
 constexpr std::int16_t kFirstSkipAssignmentVersion = 9;
-
-// A random (version 4) UUID in its usual text form, as Java's UUID.randomUUID().toString().
-std::string RandomUuid() {
-  static thread_local std::mt19937_64 random{std::random_device{}()};
-  const std::uint64_t hi = (random() & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  const std::uint64_t lo = (random() & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char text[37];
-  std::snprintf(text, sizeof(text), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
-                static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return text;
-}
 
 }  // namespace
 
@@ -102,7 +88,7 @@ void GroupMembership::JoinNewMember(ClassicGroup& group, const JoinRequest& requ
     return;
   }
   const std::string new_id =
-      request.instance_id.value_or(request.client_id) + "-" + RandomUuid();
+      request.instance_id.value_or(request.client_id) + "-" + RandomUuidText();
   if (request.instance_id.has_value()) {
     if (const Member* existing = group.FindStatic(*request.instance_id)) {
       spdlog::info("group {}: static member {} rejoins in state {}; it replaces member {}",

@@ -35,7 +35,7 @@ class GroupMembershipTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     GroupCoordinatorConfig config;
     config.membership = membership_config_;
-    coordinator_ = std::make_unique<GroupCoordinator>(std::move(store).value(), config,
+    coordinator_ = std::make_unique<GroupCoordinator>(std::move(store).value(), config, *topics_,
                                                       io_.get_executor());
   }
 

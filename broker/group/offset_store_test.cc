@@ -47,7 +47,8 @@ class OffsetStoreTest : public ::testing::Test {
     auto store = OffsetStore::Open(*topics_, *group_commit_, options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     coordinator_ = std::make_unique<GroupCoordinator>(std::move(store).value(),
-                                                      GroupCoordinatorConfig{}, io_.get_executor());
+                                                      GroupCoordinatorConfig{}, *topics_,
+                                                      io_.get_executor());
   }
 
   void Close() {
@@ -301,7 +302,8 @@ TEST_F(OffsetStoreTest, WithoutFsyncWaitsWritesApplyAtOnce) {
   auto opened = OffsetStore::Open(*topics_, *group_commit_, options);
   ASSERT_TRUE(opened.ok());
   coordinator_ = std::make_unique<GroupCoordinator>(std::move(opened).value(),
-                                                    GroupCoordinatorConfig{}, io_.get_executor());
+                                                    GroupCoordinatorConfig{}, *topics_,
+                                                    io_.get_executor());
   ASSERT_TRUE(Write("g1", {{"t", 0, Value(9)}}).ok());
   EXPECT_EQ(store().Find("g1", "t", 0)->offset, 9);
 }

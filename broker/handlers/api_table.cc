@@ -55,6 +55,10 @@ constexpr auto kTable = std::to_array<ApiEntry>({
     Row<kafka::DescribeProducersRequest>("DescribeProducers", HandleDescribeProducers),
     Row<kafka::DescribeTransactionsRequest>("DescribeTransactions", HandleDescribeTransactions),
     Row<kafka::ListTransactionsRequest>("ListTransactions", HandleListTransactions),
+    Row<kafka::ConsumerGroupHeartbeatRequest>("ConsumerGroupHeartbeat",
+                                              HandleConsumerGroupHeartbeat),
+    Row<kafka::ConsumerGroupDescribeRequest>("ConsumerGroupDescribe",
+                                             HandleConsumerGroupDescribe),
 });
 
 }  // namespace

@@ -2,7 +2,8 @@
 // and every member with its metadata and assignment; in other states the members come without
 // metadata and no protocol is named, as Kafka answers. A group with committed offsets only is
 // "Empty" (protocol type "consumer"); one that does not exist is "Dead" — from v6 with
-// GROUP_ID_NOT_FOUND, as Kafka answers since KIP-1043.
+// GROUP_ID_NOT_FOUND, as Kafka answers since KIP-1043. A consumer-protocol group is not
+// described here (ConsumerGroupDescribe does): "Dead", with GROUP_ID_NOT_FOUND from v6.
 #include "broker/broker_context.h"
 #include "broker/group/group_coordinator.h"
 #include "broker/handlers/handlers.h"
@@ -51,6 +52,12 @@ asio::awaitable<Result<Reply>> HandleDescribeGroups(RequestContext& ctx, kafka::
     const group::GroupState state = groups.StateOf(group);
     if (!groups.Available(group)) {
       g.error_code = kafka::Code(kafka::ErrorCode::kCoordinatorNotAvailable);
+    } else if (groups.consumers().Find(group) != nullptr) {
+      g.group_state = group::GroupStateName(group::GroupState::kDead);
+      if (version >= kFirstGroupIdNotFoundVersion) {
+        g.error_code = kafka::Code(kafka::ErrorCode::kGroupIdNotFound);
+        g.error_message = "Group " + group + " is not a classic group.";
+      }
     } else if (state != group::GroupState::kDead) {
       g.group_state = group::GroupStateName(state);
       g.protocol_type = groups.ProtocolTypeOf(group);

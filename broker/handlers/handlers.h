@@ -8,6 +8,8 @@
 #include "kafka/messages/add_partitions_to_txn.h"
 #include "kafka/messages/alter_configs.h"
 #include "kafka/messages/api_versions.h"
+#include "kafka/messages/consumer_group_describe.h"
+#include "kafka/messages/consumer_group_heartbeat.h"
 #include "kafka/messages/create_partitions.h"
 #include "kafka/messages/create_topics.h"
 #include "kafka/messages/delete_groups.h"
@@ -45,6 +47,8 @@ namespace tern::broker {
                                               kafka::Writer& out)
 
 TERN_HANDLER(ApiVersions);
+TERN_HANDLER(ConsumerGroupHeartbeat);
+TERN_HANDLER(ConsumerGroupDescribe);
 TERN_HANDLER(Metadata);
 TERN_HANDLER(Produce);
 TERN_HANDLER(Fetch);
@@ -79,5 +83,11 @@ TERN_HANDLER(Heartbeat);
 TERN_HANDLER(LeaveGroup);
 
 #undef TERN_HANDLER
+
+// Kafka reports a member's host as Java prints an address: "/127.0.0.1".
+inline std::string ClientHost(const std::string& peer) {
+  const auto colon = peer.rfind(':');
+  return "/" + (colon == std::string::npos ? peer : peer.substr(0, colon));
+}
 
 }  // namespace tern::broker

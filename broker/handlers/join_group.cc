@@ -13,12 +13,6 @@ namespace {
 constexpr std::int16_t kFirstRebalanceTimeoutVersion = 1;
 constexpr std::int16_t kFirstNullableProtocolNameVersion = 7;
 
-// Kafka reports a member's host as Java prints an address: "/127.0.0.1".
-std::string ClientHost(const std::string& peer) {
-  const auto colon = peer.rfind(':');
-  return "/" + (colon == std::string::npos ? peer : peer.substr(0, colon));
-}
-
 }  // namespace
 
 asio::awaitable<Result<Reply>> HandleJoinGroup(RequestContext& ctx, kafka::Reader& body,
@@ -27,6 +21,19 @@ asio::awaitable<Result<Reply>> HandleJoinGroup(RequestContext& ctx, kafka::Reade
   kafka::JoinGroupRequest request;
   if (!request.Decode(body, version)) co_return body.status();
   BrokerContext& broker = ctx.broker;
+
+  // A group of the consumer protocol with members takes no classic member.
+  if (const auto e = broker.groups().ClassicJoinError(request.group_id);
+      e != kafka::ErrorCode::kNone) {
+    kafka::JoinGroupResponse response;
+    response.error_code = kafka::Code(e);
+    response.generation_id = -1;
+    response.member_id = request.member_id;
+    if (version >= kFirstNullableProtocolNameVersion) response.protocol_name = std::nullopt;
+    broker.metrics().ErrorReturned("JoinGroup", response.error_code);
+    response.Encode(out, version);
+    co_return Reply::kSend;
+  }
 
   group::JoinRequest join;
   join.group_id = request.group_id;

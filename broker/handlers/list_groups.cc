@@ -1,7 +1,8 @@
 // ListGroups: the groups this coordinator knows — every group with members, committed offsets
-// or the record of an earlier generation — each a classic group in its state (Empty,
-// PreparingRebalance, CompletingRebalance, Stable) with its members' protocol type ("consumer"
-// for a group with offsets only). v4's states filter and v5's types filter match
+// or the record of an earlier generation — each with its type and state: a classic group
+// (Empty, PreparingRebalance, CompletingRebalance, Stable) with its members' protocol type
+// ("consumer" for a group with offsets only), or a consumer-protocol group (type "consumer":
+// Empty, Reconciling, Stable). v4's states filter and v5's types filter match
 // case-insensitively, as Kafka's do. When a partition of __consumer_offsets is offline its
 // groups are missing and the answer carries COORDINATOR_NOT_AVAILABLE with the groups of the
 // other partitions.
@@ -44,16 +45,16 @@ asio::awaitable<Result<Reply>> HandleListGroups(RequestContext& ctx, kafka::Read
 
   kafka::ListGroupsResponse response;
   for (const std::string& group : groups.Groups()) {
-    const std::string_view state = group::GroupStateName(groups.StateOf(group));
-    if (!Matches(request.states_filter, state) ||
-        !Matches(request.types_filter, group::kClassicGroupType)) {
+    const std::string_view state = groups.StateNameOf(group);
+    const std::string_view type = groups.TypeOf(group);
+    if (!Matches(request.states_filter, state) || !Matches(request.types_filter, type)) {
       continue;
     }
     kafka::ListGroupsResponse::ListedGroup g;
     g.group_id = group;
     g.protocol_type = groups.ProtocolTypeOf(group);
     g.group_state = state;
-    g.group_type = group::kClassicGroupType;
+    g.group_type = type;
     response.groups.push_back(std::move(g));
   }
   if (!groups.offsets().AllAvailable()) {

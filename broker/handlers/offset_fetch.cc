@@ -6,7 +6,8 @@
 // the group's error, the top-level error (v2-7) or each partition's (v1).
 // require_stable (v7+): a partition whose offset a transaction has committed but not yet ended
 // gets UNSTABLE_OFFSET_COMMIT, which clients retry; without it the last stable offset is given.
-// v9's member id and epoch belong to KIP-848 groups; classic groups ignore them, as here.
+// v9's member id and epoch belong to consumer-protocol (KIP-848) groups: UNKNOWN_MEMBER_ID or
+// STALE_MEMBER_EPOCH when they are not current; classic groups ignore them, as Kafka's do.
 #include "broker/broker_context.h"
 #include "broker/group/group_coordinator.h"
 #include "broker/handlers/handlers.h"
@@ -58,6 +59,15 @@ Response::OffsetFetchResponseGroup FetchGroup(BrokerContext& broker,
   if (!groups.Available(want.group_id)) {
     out.error_code = kafka::Code(kafka::ErrorCode::kCoordinatorNotAvailable);
     return out;
+  }
+  // A consumer-protocol member names itself and its epoch (v9+): it must be current.
+  if (const group::ConsumerGroup* g = groups.consumers().Find(want.group_id)) {
+    const kafka::ErrorCode e = groups.consumers().ValidateFetch(*g, want.member_id,
+                                                                want.member_epoch);
+    if (e != kafka::ErrorCode::kNone) {
+      out.error_code = kafka::Code(e);
+      return out;
+    }
   }
   const group::OffsetStore& offsets = groups.offsets();
 

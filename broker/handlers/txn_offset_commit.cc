@@ -35,7 +35,7 @@ kafka::ErrorCode GroupError(BrokerContext& broker, const Request& request) {
   if (request.generation_id_or_member_epoch >= 0) {
     return groups.ValidateOffsetCommit(request.group_id, request.generation_id_or_member_epoch,
                                        request.member_id, request.group_instance_id,
-                                       kMemberCheckVersion);
+                                       kMemberCheckVersion, /*transactional=*/true);
   }
   return kafka::ErrorCode::kNone;
 }

@@ -1,0 +1,331 @@
+#include "broker/group/consumer_membership.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
+
+namespace tern::broker::group {
+namespace {
+
+using E = kafka::ErrorCode;
+
+// How often sessions and revocation deadlines are checked.
+constexpr auto kExpiryTick = std::chrono::milliseconds(250);
+// ConsumerGroupHeartbeat v1 members make their own ids.
+constexpr std::int16_t kFirstClientMemberIdVersion = 1;
+// OffsetCommit v9 is the first a consumer-protocol member may commit with.
+constexpr std::int16_t kFirstMemberEpochCommitVersion = 9;
+constexpr std::int32_t kLeaveEpoch = -1;
+
+ConsumerHeartbeatResult Fail(E error, std::string message) {
+  ConsumerHeartbeatResult r;
+  r.error = error;
+  r.message = std::move(message);
+  return r;
+}
+
+// The request's own faults, as Kafka words them; an empty message when there is none.
+std::string InvalidRequest(const ConsumerHeartbeatRequest& r) {
+  if (r.group_id.empty()) return "GroupId can't be empty.";
+  if (r.instance_id.has_value() && r.instance_id->empty()) return "InstanceId can't be empty.";
+  if (r.rack_id.has_value() && r.rack_id->empty()) return "RackId can't be empty.";
+  if (r.member_epoch == 0) {
+    if (r.version >= kFirstClientMemberIdVersion && r.member_id.empty()) {
+      return "MemberId can't be empty.";
+    }
+    if (r.rebalance_timeout_ms == -1) return "RebalanceTimeoutMs must be provided in first request.";
+    if (!r.owned.has_value() || !r.owned->empty()) {
+      return "TopicPartitions must be empty when (re-)joining.";
+    }
+    if (!r.subscribed_topic_names.has_value() && !r.subscribed_topic_regex.has_value()) {
+      return "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.";
+    }
+    return {};
+  }
+  if (r.member_id.empty()) return "MemberId can't be empty.";
+  if (r.member_epoch == kStaticLeaveEpoch && !r.instance_id.has_value()) {
+    return "InstanceId can't be null.";
+  }
+  if (r.member_epoch < kStaticLeaveEpoch) return "MemberEpoch is invalid.";
+  return {};
+}
+
+std::string NotAMember(const std::string& member, const std::string& group) {
+  return "Member " + member + " is not a member of group " + group + ".";
+}
+
+}  // namespace
+
+std::int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+ConsumerMembership::ConsumerMembership(const Topics& topics, const ConsumerProtocolConfig& config,
+                                       asio::any_io_executor executor)
+    : topics_(topics), config_(config), timer_(std::move(executor)) {}
+
+void ConsumerMembership::Start() {
+  asio::co_spawn(timer_.get_executor(), ExpiryLoop(), asio::detached);
+}
+
+void ConsumerMembership::Stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+asio::awaitable<void> ConsumerMembership::ExpiryLoop() {
+  while (!stopped_) {
+    timer_.expires_after(kExpiryTick);
+    std::error_code ignored;
+    co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    if (stopped_) break;
+    ExpireMembers(SteadyNowMs());
+  }
+}
+
+void ConsumerMembership::ExpireMembers(std::int64_t now_ms) {
+  for (auto& [group_id, group] : groups_) {
+    std::vector<std::pair<std::string, const char*>> gone;
+    for (const auto& [id, m] : group->members()) {
+      if (now_ms > m.session_deadline_ms) {
+        gone.emplace_back(id, "its session timed out");
+      } else if (m.revocation_deadline_ms != 0 && now_ms > m.revocation_deadline_ms) {
+        gone.emplace_back(id, "it did not revoke its partitions within its rebalance timeout");
+      }
+    }
+    if (gone.empty()) continue;
+    for (const auto& [id, why] : gone) {
+      spdlog::info("group {}: member {} removed: {}", group_id, id, why);
+      group->Remove(id);
+    }
+    RefreshTopics(*group);
+    group->BumpEpochAndAssign();
+  }
+}
+
+ConsumerGroup* ConsumerMembership::Find(const std::string& group_id) const {
+  const auto it = groups_.find(group_id);
+  return it == groups_.end() ? nullptr : it->second.get();
+}
+
+void ConsumerMembership::Forget(const std::string& group_id) { groups_.erase(group_id); }
+
+bool ConsumerMembership::Resolve(ConsumerGroup& group, ConsumerMember& member) const {
+  std::set<std::string> resolved;
+  for (const std::string& name : member.subscribed_topic_names) {
+    if (topics_.Find(name) != nullptr) resolved.insert(name);
+  }
+  if (member.regex != nullptr) {
+    for (const Topic* t : topics_.All()) {
+      if (!t->internal && std::regex_match(t->name, *member.regex)) resolved.insert(t->name);
+    }
+  }
+  if (resolved == member.topics) return RefreshTopics(group);
+  member.topics = std::move(resolved);
+  RefreshTopics(group);
+  return true;
+}
+
+bool ConsumerMembership::RefreshTopics(ConsumerGroup& group) const {
+  std::map<std::string, SubscribedTopic> metadata;
+  for (const auto& [id, m] : group.members()) {
+    for (const std::string& name : m.topics) {
+      if (metadata.contains(name)) continue;
+      if (const Topic* t = topics_.Find(name)) {
+        metadata[name] = {t->id, static_cast<std::int32_t>(t->partitions.size())};
+      }
+    }
+  }
+  return group.SetSubscribedTopics(std::move(metadata));
+}
+
+ConsumerHeartbeatResult ConsumerMembership::Heartbeat(const ConsumerHeartbeatRequest& r) {
+  if (std::string why = InvalidRequest(r); !why.empty()) return Fail(E::kInvalidRequest, why);
+  if (r.server_assignor.has_value() && !KnownAssignor(*r.server_assignor)) {
+    return Fail(E::kUnsupportedAssignor, "ServerAssignor " + *r.server_assignor +
+                                             " is not supported. Supported assignors: " +
+                                             std::string(kUniformAssignor) + ", " +
+                                             std::string(kRangeAssignor) + ".");
+  }
+  std::shared_ptr<const std::regex> regex;
+  if (r.subscribed_topic_regex.has_value() && !r.subscribed_topic_regex->empty()) {
+    try {
+      regex = std::make_shared<const std::regex>(*r.subscribed_topic_regex);
+    } catch (const std::regex_error& e) {
+      return Fail(E::kInvalidRegularExpression,
+                  "SubscribedTopicRegex `" + *r.subscribed_topic_regex + "` is not a valid regular expression: " + e.what() + ".");
+    }
+  }
+  if (r.member_epoch == kLeaveEpoch || r.member_epoch == kStaticLeaveEpoch) return Leave(r);
+
+  const std::int64_t now = SteadyNowMs();
+  ConsumerGroup* group = Find(r.group_id);
+  if (group == nullptr) {
+    if (r.member_epoch != 0) return Fail(E::kUnknownMemberId, NotAMember(r.member_id, r.group_id));
+    group = groups_.emplace(r.group_id, std::make_unique<ConsumerGroup>(r.group_id))
+                .first->second.get();
+  }
+
+  ConsumerMember* m = nullptr;
+  bool rebalance = false;
+  if (r.member_epoch == 0) {
+    const std::string id = r.member_id.empty() ? RandomUuidText() : r.member_id;
+    m = group->Find(id);
+    if (m != nullptr) {
+      group->ResetAssignment(*m);  // it lost its partitions and joins again
+    } else {
+      ConsumerMember fresh;
+      fresh.member_id = id;
+      fresh.instance_id = r.instance_id;
+      ConsumerMember* old = r.instance_id ? group->FindByInstance(*r.instance_id) : nullptr;
+      if (old != nullptr) {
+        if (old->member_epoch != kStaticLeaveEpoch) {
+          return Fail(E::kUnreleasedInstanceId, "Static member " + old->member_id +
+                                                    " with instance id " + *r.instance_id +
+                                                    " is not released yet.");
+        }
+        fresh.subscribed_topic_names = old->subscribed_topic_names;
+        fresh.subscribed_topic_regex = old->subscribed_topic_regex;
+        fresh.regex = old->regex;
+        fresh.server_assignor = old->server_assignor;
+        fresh.topics = old->topics;
+        m = &group->Replace(old->member_id, std::move(fresh));
+      } else {
+        if (group->members().size() >= static_cast<std::size_t>(config_.max_size)) {
+          return Fail(E::kGroupMaxSizeReached,
+                      "The consumer group has reached its maximum capacity of " +
+                          std::to_string(config_.max_size) + " members.");
+        }
+        m = &group->Add(std::move(fresh));
+        rebalance = true;
+      }
+    }
+  } else {
+    m = group->Find(r.member_id);
+    if (m == nullptr) return Fail(E::kUnknownMemberId, NotAMember(r.member_id, r.group_id));
+    if (r.instance_id.has_value() && m->instance_id != r.instance_id) {
+      return Fail(E::kFencedInstanceId, "Static member " + r.member_id + " of group " +
+                                            r.group_id + " was fenced by another instance.");
+    }
+    if (r.member_epoch != m->member_epoch) {
+      // The previous epoch is taken from a member whose last answer was lost: it owns no more
+      // than it was given.
+      const bool lost_answer = r.member_epoch == m->previous_member_epoch &&
+                               r.owned.has_value() && Contains(m->assigned, *r.owned);
+      if (!lost_answer) {
+        return Fail(E::kFencedMemberEpoch,
+                    "The consumer group member has a " +
+                        std::string(r.member_epoch < m->member_epoch ? "smaller" : "greater") +
+                        " member epoch (" + std::to_string(r.member_epoch) +
+                        ") than the one known by the group coordinator (" +
+                        std::to_string(m->member_epoch) + ").");
+      }
+    }
+  }
+
+  if (r.rebalance_timeout_ms != -1) m->rebalance_timeout_ms = r.rebalance_timeout_ms;
+  if (r.rack_id.has_value()) m->rack_id = r.rack_id;
+  if (r.subscribed_topic_names.has_value()) {
+    std::vector<std::string> names = *r.subscribed_topic_names;
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    if (names != m->subscribed_topic_names) m->subscribed_topic_names = std::move(names);
+  }
+  if (r.subscribed_topic_regex.has_value()) {
+    std::optional<std::string> wanted;
+    if (!r.subscribed_topic_regex->empty()) wanted = r.subscribed_topic_regex;
+    if (wanted != m->subscribed_topic_regex) {
+      m->subscribed_topic_regex = std::move(wanted);
+      m->regex = regex;
+    }
+  }
+  if (r.server_assignor.has_value() && r.server_assignor != m->server_assignor) {
+    m->server_assignor = r.server_assignor;
+    rebalance = true;
+  }
+  m->client_id = r.client_id;
+  m->client_host = r.client_host;
+  m->session_deadline_ms = now + config_.session_timeout_ms;
+  if (Resolve(*group, *m)) rebalance = true;
+  if (rebalance) group->BumpEpochAndAssign();
+
+  const TopicPartitions before = m->assigned;
+  group->Reconcile(*m, r.owned ? &*r.owned : nullptr, now);
+
+  ConsumerHeartbeatResult out;
+  out.member_id = m->member_id;
+  out.member_epoch = m->member_epoch;
+  out.heartbeat_interval_ms = config_.heartbeat_interval_ms;
+  const bool full_request = r.member_epoch == 0 ||
+                            (r.rebalance_timeout_ms != -1 &&
+                             (r.subscribed_topic_names.has_value() ||
+                              r.subscribed_topic_regex.has_value()) &&
+                             r.owned.has_value());
+  if (full_request || m->assigned != before) out.assignment = m->assigned;
+  return out;
+}
+
+ConsumerHeartbeatResult ConsumerMembership::Leave(const ConsumerHeartbeatRequest& r) {
+  ConsumerGroup* group = Find(r.group_id);
+  ConsumerMember* m = group == nullptr ? nullptr : group->Find(r.member_id);
+  if (m == nullptr && group != nullptr && r.instance_id.has_value()) {
+    m = group->FindByInstance(*r.instance_id);
+  }
+  if (m == nullptr) return Fail(E::kUnknownMemberId, NotAMember(r.member_id, r.group_id));
+  ConsumerHeartbeatResult out;
+  out.member_id = r.member_id;
+  out.member_epoch = r.member_epoch;
+  out.heartbeat_interval_ms = 0;
+  if (r.member_epoch == kStaticLeaveEpoch && m->instance_id.has_value()) {
+    // It keeps its place and partitions until its session ends, to come back as itself.
+    if (m->member_epoch != kStaticLeaveEpoch) {
+      m->previous_member_epoch = m->member_epoch;
+      m->member_epoch = kStaticLeaveEpoch;
+    }
+    m->session_deadline_ms = SteadyNowMs() + config_.session_timeout_ms;
+    return out;
+  }
+  out.member_epoch = kLeaveEpoch;
+  spdlog::debug("group {}: member {} left", r.group_id, m->member_id);
+  group->Remove(m->member_id);
+  RefreshTopics(*group);
+  group->BumpEpochAndAssign();
+  return out;
+}
+
+kafka::ErrorCode ConsumerMembership::ValidateCommit(const ConsumerGroup& group,
+                                                    const std::string& member_id,
+                                                    std::int32_t member_epoch,
+                                                    std::int16_t version,
+                                                    bool transactional) const {
+  if (member_epoch < 0 && group.empty()) return E::kNone;
+  const ConsumerMember* m = group.Find(member_id);
+  if (m == nullptr) return E::kUnknownMemberId;
+  if (!transactional && version < kFirstMemberEpochCommitVersion) return E::kUnsupportedVersion;
+  // The member commits again once it knows its new epoch; a transactional commit of another
+  // epoch is ILLEGAL_GENERATION, as for a classic member.
+  if (member_epoch != m->member_epoch) {
+    return transactional ? E::kIllegalGeneration : E::kStaleMemberEpoch;
+  }
+  return E::kNone;
+}
+
+kafka::ErrorCode ConsumerMembership::ValidateFetch(const ConsumerGroup& group,
+                                                   const std::optional<std::string>& member_id,
+                                                   std::int32_t member_epoch) const {
+  // Without a member (the admin client, older requests) the committed offsets are anyone's.
+  if (!member_id.has_value() || (member_id->empty() && member_epoch < 0)) return E::kNone;
+  const ConsumerMember* m = group.Find(*member_id);
+  if (m == nullptr) return E::kUnknownMemberId;
+  if (member_epoch != m->member_epoch) return E::kStaleMemberEpoch;
+  return E::kNone;
+}
+
+}  // namespace tern::broker::group
