@@ -3,8 +3,10 @@
     python group_consumer.py BOOTSTRAP GROUP TOPIC STRATEGY SESSION_TIMEOUT_MS OUT_FILE [INSTANCE]
 
 Subscribes to TOPIC in GROUP with the partition.assignment.strategy STRATEGY (range,
-roundrobin, cooperative-sticky) and, when INSTANCE is given, that group.instance.id (static
-membership). Writes one JSON line per event to OUT_FILE, flushed at once:
+roundrobin, cooperative-sticky), or with the consumer rebalance protocol (KIP-848) when
+STRATEGY is consumer:ASSIGNOR (the broker's assignor: uniform, range; the broker then decides
+the session timeout, and SESSION_TIMEOUT_MS is not used), and, when INSTANCE is given, that
+group.instance.id (static membership). Writes one JSON line per event to OUT_FILE, flushed at once:
     {"assigned": [partitions]}, {"revoked": [partitions]}  (rebalance callbacks)
     {"records": [[partition, offset], ...]}                (what it consumed)
     {"committed": {partition: offset}}                     (a commit the broker accepted)
@@ -37,10 +39,14 @@ def main() -> int:
         out.flush()
 
     settings = {"bootstrap.servers": bootstrap, "group.id": group,
-                "partition.assignment.strategy": strategy,
-                "session.timeout.ms": int(session_ms), "heartbeat.interval.ms": 500,
                 "enable.auto.commit": False, "auto.offset.reset": "earliest",
                 "topic.metadata.refresh.interval.ms": 2000, "log_level": 3}
+    if strategy.startswith("consumer:"):
+        settings.update({"group.protocol": "consumer",
+                         "group.remote.assignor": strategy.split(":", 1)[1]})
+    else:
+        settings.update({"partition.assignment.strategy": strategy,
+                         "session.timeout.ms": int(session_ms), "heartbeat.interval.ms": 500})
     if instance:
         settings["group.instance.id"] = instance
     c = Consumer(settings)

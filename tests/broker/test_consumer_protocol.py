@@ -1,0 +1,232 @@
+"""Consumer groups of the consumer rebalance protocol (KIP-848, ConsumerGroupHeartbeat) on
+tern-broker, with real clients: librdkafka consumers with group.protocol=consumer (uniform and
+range assignors on the broker) while members join, leave and crash; Kafka's Java consumers
+with group.protocol=consumer, joined, stopped and killed; kafka-consumer-groups listing,
+describing, resetting and deleting such a group; members rejoining after the broker is killed;
+classic and consumer members kept apart. Every record is consumed at least once and the
+group's committed offsets end at the log end.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from confluent_kafka import Consumer, ConsumerGroupType, KafkaException
+
+from group_members import (Load, Member, committed_offsets, describe, groups_tool, wait_for,
+                           wait_for_commits_to_reach_the_end)
+from harness import paths
+from harness.process import ManagedProcess
+from harness.tern import TernBroker
+from tern_fixtures import create_topic, producer
+
+# Sessions of 6 s and heartbeats every 500 ms, so that crashes and rebalances settle quickly.
+CONFIG = {"group.consumer_session_timeout_ms": 6000,
+          "group.consumer_heartbeat_interval_ms": 500,
+          "group.initial_rebalance_delay_ms": 300, "group.min_session_timeout_ms": 1000}
+EVERYTHING = set(range(6))
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory) -> TernBroker:
+    b = TernBroker(tmp_path_factory.mktemp("tern"), CONFIG).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(autouse=True)
+def stop_members():
+    yield
+    while Member.started:
+        Member.started.pop().process.stop()
+
+
+def split(*members) -> bool:
+    """The members hold every partition between them, each exactly once."""
+    owned = [m.owned() for m in members]
+    return all(owned) and set().union(*owned) == EVERYTHING and \
+        sum(map(len, owned)) == len(EVERYTHING)
+
+
+@pytest.mark.parametrize("assignor", ["uniform", "range"])
+def test_librdkafka_members_join_leave_and_crash_without_losing_records(broker, tmp_path,
+                                                                        assignor):
+    topic, group = f"cp-{assignor}", f"cg-{assignor}"
+    strategy = f"consumer:{assignor}"
+    create_topic(broker.bootstrap, topic, 6)
+    c1 = Member(broker, tmp_path, "c1", group, topic, strategy)
+    c2 = Member(broker, tmp_path, "c2", group, topic, strategy)
+    wait_for(lambda: split(c1, c2), 30, "c1 and c2 sharing the partitions")
+    d = describe(broker, group)
+    assert d.type == ConsumerGroupType.CONSUMER and d.partition_assignor == assignor, d
+    with Load(broker, topic, 6) as load:
+        time.sleep(2)
+        c3 = Member(broker, tmp_path, "c3", group, topic, strategy)
+        wait_for(lambda: split(c1, c2, c3), 30, "c3 joining with partitions of its own")
+        assert sorted(len(m.owned()) for m in (c1, c2, c3)) == [2, 2, 2]
+        wait_for(lambda: describe(broker, group).state.name == "STABLE", 30, "a stable group")
+        assert len(describe(broker, group).members) == 3
+        time.sleep(2)
+        c1.process.stop()  # close(): it leaves the group
+        wait_for(lambda: split(c2, c3), 30, "c2 and c3 taking c1's partitions")
+        time.sleep(2)
+        c2.process.kill()  # its partitions move once its session (6 s) ends
+        wait_for(lambda: c3.owned() == EVERYTHING, 30, "c3 taking the killed c2's partitions")
+        time.sleep(2)
+    wait_for_commits_to_reach_the_end(broker, group, topic, 6)
+    c3.process.stop()
+
+    consumed = set(c1.consumed()) | set(c2.consumed()) | set(c3.consumed())
+    missing = sorted(load.delivered - consumed)
+    assert not missing, f"{len(missing)} records never consumed, e.g. {missing[:10]}"
+    assert len(load.delivered) > 500 and all(m.consumed() for m in (c1, c2, c3))
+    wait_for(lambda: describe(broker, group).state.name == "EMPTY", 30, "the group emptying")
+
+
+def java_consumer(broker, tmp_path, group: str, topic: str, name: str) -> ManagedProcess:
+    return ManagedProcess(name, [
+        paths.kafka_tool("kafka-console-consumer"), "--bootstrap-server", broker.bootstrap,
+        "--topic", topic, "--group", group, "--from-beginning",
+        "--command-property", "group.protocol=consumer",
+        "--command-property", "auto.commit.interval.ms=500",
+        "--command-property", f"client.id={name}"], tmp_path / f"{name}.log").start()
+
+
+def member_rows(broker, group: str) -> list[list[str]]:
+    out = groups_tool(broker, "--describe", "--group", group, "--members", "--verbose")
+    return [line.split() for line in out.splitlines() if line.startswith(group)]
+
+
+def test_java_consumers_with_group_protocol_consumer(broker, tmp_path):
+    topic, group = "cp-java", "cg-java"
+    create_topic(broker.bootstrap, topic, 6)
+    consumers = [java_consumer(broker, tmp_path, group, topic, f"java-{i}") for i in range(3)]
+    p = producer(broker.bootstrap)
+    sent: list[str] = []
+
+    def send(n: int) -> None:
+        for _ in range(n):
+            v = f"rec-{len(sent)}"
+            p.produce(topic, value=v.encode(), partition=len(sent) % 6)
+            sent.append(v)
+        assert p.flush(60) == 0
+
+    def read() -> set[str]:
+        got: set[str] = set()
+        for i in range(3):
+            text = (tmp_path / f"java-{i}.log").read_text(errors="replace")
+            got |= set(re.findall(r"^rec-\d+$", text, re.M))
+        return got
+
+    try:
+        def three_with_two_each() -> bool:
+            rows = member_rows(broker, group)
+            # GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS CURRENT-EPOCH ... TARGET-EPOCH ...
+            return len(rows) == 3 and all(r[4] == "2" and r[5] == r[7] for r in rows)
+
+        wait_for(three_with_two_each, 90, "three Java consumers holding two partitions each")
+        assert sorted(r[3] for r in member_rows(broker, group)) == ["java-0", "java-1", "java-2"]
+        state = groups_tool(broker, "--describe", "--group", group, "--state")
+        assert re.search(rf"^{group}\s+\S+\s+\(1\)\s+uniform\s+Stable\s+3\s*$", state, re.M), state
+        listed = groups_tool(broker, "--list", "--type")
+        assert re.search(rf"^{group}\s+Consumer\s*$", listed, re.M), listed
+
+        send(300)
+        wait_for(lambda: read() >= set(sent), 60, "the consumers reading every record")
+        consumers[0].stop()  # leaves the group
+        send(300)
+        consumers[1].kill()  # kill -9: its partitions move when its session ends
+        send(300)
+        wait_for(lambda: read() >= set(sent), 90, "the last consumer reading every record")
+        wait_for(lambda: [r[4] for r in member_rows(broker, group)] == ["6"], 60,
+                 "the survivor holding every partition")
+        wait_for_commits_to_reach_the_end(broker, group, topic, 6)
+    finally:
+        for c in consumers:
+            c.stop()
+    assert read() == set(sent)
+
+    # An empty consumer group: kafka-consumer-groups resets its offsets and deletes it.
+    wait_for(lambda: describe(broker, group).state.name == "EMPTY", 30, "the group emptying")
+    out = groups_tool(broker, "--reset-offsets", "--group", group, "--topic", topic,
+                      "--to-earliest", "--execute")
+    assert len([line for line in out.splitlines() if line.startswith(group)]) == 6, out
+    assert committed_offsets(broker, group, topic, 6) == [0] * 6
+    assert "successful" in groups_tool(broker, "--delete", "--group", group)
+    assert group not in groups_tool(broker, "--list").split()
+
+
+def test_a_group_with_members_refuses_deletion_and_resets(broker, tmp_path):
+    topic, group = "cp-busy", "cg-busy"
+    create_topic(broker.bootstrap, topic, 6)
+    m = Member(broker, tmp_path, "busy", group, topic, "consumer:uniform")
+    wait_for(lambda: m.owned() == EVERYTHING, 30, "the member holding every partition")
+    out = groups_tool(broker, "--delete", "--group", group, check=False)
+    assert "NON_EMPTY_GROUP" in out or "not empty" in out, out
+    out = groups_tool(broker, "--reset-offsets", "--group", group, "--topic", topic,
+                      "--to-earliest", "--execute", check=False)
+    assert "inactive" in out, out
+    offsets_delete = groups_tool(broker, "--delete-offsets", "--group", group, "--topic", topic,
+                                 check=False)
+    assert "GROUP_SUBSCRIBED_TO_TOPIC" in offsets_delete or "subscribed" in offsets_delete, \
+        offsets_delete
+
+
+def test_members_rejoin_after_the_broker_is_killed(tmp_path):
+    broker = TernBroker(tmp_path / "tern", CONFIG).start()
+    try:
+        topic, group = "cp-restart", "cg-restart"
+        create_topic(broker.bootstrap, topic, 6)
+        members = [Member(broker, tmp_path, f"r{i}", group, topic, "consumer:uniform")
+                   for i in range(2)]
+        wait_for(lambda: split(*members), 30, "both members assigned")
+        with Load(broker, topic, 6):
+            time.sleep(2)
+        wait_for_commits_to_reach_the_end(broker, group, topic, 6)
+        first = {r for m in members for r in m.consumed()}
+
+        broker.kill()
+        broker.restart()
+        # The members are told they are unknown, join again and carry on from the offsets
+        # committed before the crash.
+        with Load(broker, topic, 6) as load:
+            time.sleep(3)
+        wait_for_commits_to_reach_the_end(broker, group, topic, 6)
+        wait_for(lambda: len(describe(broker, group).members) == 2, 30, "both members back")
+        consumed = [r for m in members for r in m.consumed()]
+        assert len([r for r in consumed if r in first]) == len(first), \
+            "records committed before the crash were read again"
+        assert not load.delivered - set(consumed)
+    finally:
+        for m in Member.started:
+            m.process.stop()
+        Member.started.clear()
+        broker.stop()
+
+
+def test_classic_and_consumer_members_do_not_share_a_group(broker, tmp_path):
+    topic, group = "cp-mixed", "cg-mixed"
+    create_topic(broker.bootstrap, topic, 6)
+    classic = Member(broker, tmp_path, "classic", group, topic, "range")
+    wait_for(lambda: classic.owned() == EVERYTHING, 30, "the classic member assigned")
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
+                  "group.protocol": "consumer", "log_level": 0})
+    errors = []
+    try:
+        c.subscribe([topic])
+        deadline = time.monotonic() + 30
+        while not errors and time.monotonic() < deadline:
+            try:
+                m = c.poll(0.2)
+            except KafkaException as e:
+                errors.append(e.args[0])
+                break
+            if m is not None and m.error() is not None:
+                errors.append(m.error())
+    finally:
+        c.close()
+    assert errors and "group id does not exist" in errors[0].str(), errors
+    assert classic.owned() == EVERYTHING, "the classic group is left as it was"
+    assert describe(broker, group).type == ConsumerGroupType.CLASSIC
