@@ -365,4 +365,19 @@ void TaggedFieldsWriter::Finish(Writer& out, const UnknownTags& unknown) {
   }
 }
 
+bool SkipTaggedFields(Reader& r) {
+  std::uint32_t count = 0;
+  if (!r.ReadUnsignedVarint(&count)) return false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t tag = 0;
+    std::uint32_t size = 0;
+    std::string_view skipped;
+    if (!r.ReadUnsignedVarint(&tag) || !r.ReadUnsignedVarint(&size) ||
+        !r.ReadRaw(size, &skipped)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace tern::kafka

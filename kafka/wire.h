@@ -192,4 +192,7 @@ class TaggedFieldsWriter {
   std::vector<std::pair<std::uint32_t, Writer>> fields_;
 };
 
+// Reads past a tagged-field section whose fields the reader has no use for.
+bool SkipTaggedFields(Reader& r);
+
 }  // namespace tern::kafka

@@ -11,22 +11,6 @@ constexpr std::int16_t kFirstInstanceIdVersion = 3;
 constexpr std::int16_t kFirstFlexibleVersion = 4;
 constexpr std::int16_t kNewestVersion = 4;
 
-// Tagged fields carry nothing this broker uses: they are skipped.
-bool SkipTaggedFields(kafka::Reader& r) {
-  std::uint32_t count = 0;
-  if (!r.ReadUnsignedVarint(&count)) return false;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    std::uint32_t tag = 0;
-    std::uint32_t size = 0;
-    std::string_view skipped;
-    if (!r.ReadUnsignedVarint(&tag) || !r.ReadUnsignedVarint(&size) ||
-        !r.ReadRaw(size, &skipped)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool DecodeMember(kafka::Reader& r, std::int16_t version, GroupMemberMetadata* m) {
   const bool flexible = version >= kFirstFlexibleVersion;
   if (!r.ReadString(&m->member_id, flexible)) return false;
@@ -44,7 +28,7 @@ bool DecodeMember(kafka::Reader& r, std::int16_t version, GroupMemberMetadata* m
       !r.ReadBytes(&m->assignment, flexible)) {
     return false;
   }
-  return !flexible || SkipTaggedFields(r);
+  return !flexible || kafka::SkipTaggedFields(r);
 }
 
 Status Malformed() {
@@ -102,7 +86,7 @@ Result<GroupMetadataValue> DecodeGroupMetadataValue(std::string_view bytes) {
     if (!DecodeMember(r, version, &m)) return Malformed();
     out.members.push_back(std::move(m));
   }
-  if (flexible && !SkipTaggedFields(r)) return Malformed();
+  if (flexible && !kafka::SkipTaggedFields(r)) return Malformed();
   return out;
 }
 

@@ -17,21 +17,6 @@ Status Short(std::string_view what) {
                                  " is truncated or malformed");
 }
 
-bool SkipTaggedFields(kafka::Reader& r) {
-  std::uint32_t tags = 0;
-  if (!r.ReadUnsignedVarint(&tags)) return false;
-  for (std::uint32_t i = 0; i < tags; ++i) {
-    std::uint32_t tag = 0;
-    std::uint32_t size = 0;
-    std::string_view skipped;
-    if (!r.ReadUnsignedVarint(&tag) || !r.ReadUnsignedVarint(&size) ||
-        !r.ReadRaw(size, &skipped)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // An array length: int32 (v0) or unsigned varint + 1 (compact, v1); -1 is null.
 bool ReadLength(kafka::Reader& r, bool compact, std::int32_t* out) {
   if (!compact) return r.ReadInt32(out);
@@ -125,10 +110,10 @@ Result<TxnLogValue> DecodeTxnLogValue(std::string_view value) {
       if (!r.ReadInt32(&p)) return Short("partitions");
       set.insert(p);
     }
-    if (flexible && !SkipTaggedFields(r)) return Short("partitions");
+    if (flexible && !kafka::SkipTaggedFields(r)) return Short("partitions");
   }
   if (!r.ReadInt64(&v.last_update_ms) || !r.ReadInt64(&v.start_ms)) return Short("value");
-  if (flexible && !SkipTaggedFields(r)) return Short("value");
+  if (flexible && !kafka::SkipTaggedFields(r)) return Short("value");
   return v;
 }
 

@@ -183,7 +183,7 @@ def test_a_transaction_left_open_is_aborted_after_its_timeout(tmp_path):
 
 def test_an_idle_transactional_id_is_forgotten_and_starts_anew(tmp_path):
     broker = TernBroker(tmp_path / "tern", config={
-        "transactions": "{abort_check_interval_ms: 200, id_expiration_ms: 1500}"}).start()
+        "transactions": "{abort_check_interval_ms: 200, id_expiration_ms: 8000}"}).start()
     try:
         bootstrap, topic = broker.bootstrap, "txn-expiry"
         create_topic(bootstrap, topic)
