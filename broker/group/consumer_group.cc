@@ -139,6 +139,24 @@ void ConsumerGroup::ResetAssignment(ConsumerMember& member) {
   member.revocation_deadline_ms = 0;
 }
 
+void ConsumerGroup::Restore(std::int32_t group_epoch, std::int32_t assignment_epoch,
+                            std::map<std::string, TopicPartitions> targets) {
+  group_epoch_ = group_epoch;
+  assignment_epoch_ = assignment_epoch;
+  target_ = std::move(targets);
+}
+
+ConsumerMember& ConsumerGroup::RestoreMember(ConsumerMember member) {
+  TopicPartitions assigned = std::move(member.assigned);
+  TopicPartitions pending = std::move(member.pending_revocation);
+  member.assigned.clear();
+  member.pending_revocation.clear();
+  const std::string id = member.member_id;
+  ConsumerMember& m = members_.insert_or_assign(id, std::move(member)).first->second;
+  SetHeld(m, std::move(assigned), std::move(pending));
+  return m;
+}
+
 bool ConsumerGroup::SetSubscribedTopics(std::map<std::string, SubscribedTopic> topics) {
   if (topics == topics_) return false;
   topics_ = std::move(topics);

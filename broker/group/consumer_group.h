@@ -59,6 +59,10 @@ struct ConsumerMember {
 
   std::int64_t session_deadline_ms = 0;     // removed when no heartbeat comes by then
   std::int64_t revocation_deadline_ms = 0;  // removed when not revoked by then; 0: none
+
+  // The values of its records last written to __consumer_offsets (metadata, assignment).
+  std::string written_metadata;
+  std::string written_assignment;
 };
 
 struct SubscribedTopic {
@@ -98,6 +102,12 @@ class ConsumerGroup {
   ConsumerMember& Replace(const std::string& old_id, ConsumerMember member);
   // Forgets what the member holds (it rejoins with epoch 0 after losing its partitions).
   void ResetAssignment(ConsumerMember& member);
+
+  // Rebuilding from records: the epochs and targets, then each member as it was (its epochs,
+  // state and partitions kept).
+  void Restore(std::int32_t group_epoch, std::int32_t assignment_epoch,
+               std::map<std::string, TopicPartitions> targets);
+  ConsumerMember& RestoreMember(ConsumerMember member);
 
   // Replaces the subscribed topics' metadata; true when it changed.
   bool SetSubscribedTopics(std::map<std::string, SubscribedTopic> topics);

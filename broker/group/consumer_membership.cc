@@ -1,5 +1,7 @@
 #include "broker/group/consumer_membership.h"
 
+#include "broker/group/consumer_group_records.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -59,6 +61,49 @@ std::string NotAMember(const std::string& member, const std::string& group) {
   return "Member " + member + " is not a member of group " + group + ".";
 }
 
+std::int8_t StateCode(MemberState s) {
+  switch (s) {
+    case MemberState::kStable: return 0;
+    case MemberState::kUnrevokedPartitions: return 1;
+    case MemberState::kUnreleasedPartitions: return 2;
+  }
+  return 0;
+}
+
+MemberState StateFromCode(std::int8_t code) {
+  if (code == 1) return MemberState::kUnrevokedPartitions;
+  if (code == 2) return MemberState::kUnreleasedPartitions;
+  return MemberState::kStable;
+}
+
+MemberMetadataValue MetadataOf(const ConsumerMember& m) {
+  MemberMetadataValue v;
+  v.instance_id = m.instance_id;
+  v.rack_id = m.rack_id;
+  v.client_id = m.client_id;
+  v.client_host = m.client_host;
+  v.subscribed_topic_names = m.subscribed_topic_names;
+  v.subscribed_topic_regex = m.subscribed_topic_regex;
+  v.rebalance_timeout_ms = m.rebalance_timeout_ms;
+  v.server_assignor = m.server_assignor;
+  return v;
+}
+
+MemberAssignmentValue AssignmentOf(const ConsumerMember& m) {
+  MemberAssignmentValue v;
+  v.member_epoch = m.member_epoch;
+  v.previous_member_epoch = m.previous_member_epoch;
+  v.state = StateCode(m.state);
+  v.assigned = m.assigned;
+  v.pending_revocation = m.pending_revocation;
+  return v;
+}
+
+std::string Key(ConsumerRecordType type, const std::string& group,
+                const std::string& member = {}) {
+  return EncodeConsumerRecordKey(type, group, member);
+}
+
 }  // namespace
 
 std::int64_t SteadyNowMs() {
@@ -71,8 +116,171 @@ ConsumerMembership::ConsumerMembership(const Topics& topics, const ConsumerProto
                                        asio::any_io_executor executor)
     : topics_(topics), config_(config), timer_(std::move(executor)) {}
 
-void ConsumerMembership::Start() {
+void ConsumerMembership::Start(std::function<void()> flush) {
+  flush_ = std::move(flush);
   asio::co_spawn(timer_.get_executor(), ExpiryLoop(), asio::detached);
+}
+
+std::vector<GroupRecord> ConsumerMembership::TakeRecords() {
+  std::vector<GroupRecord> out;
+  out.swap(outbox_);
+  return out;
+}
+
+void ConsumerMembership::Emit(const std::string& group, std::string key,
+                              std::optional<std::string> value) {
+  outbox_.push_back(GroupRecord{group, std::move(key), std::move(value)});
+}
+
+void ConsumerMembership::Rebalance(ConsumerGroup& group) {
+  std::map<std::string, TopicPartitions> before;
+  for (const auto& [id, m] : group.members()) before[id] = group.TargetOf(id);
+  group.BumpEpochAndAssign();
+  Emit(group.id(), Key(ConsumerRecordType::kGroupMetadata, group.id()),
+       EncodeEpochValue(group.group_epoch()));
+  for (const auto& [id, m] : group.members()) {
+    const TopicPartitions& target = group.TargetOf(id);
+    if (target != before[id] || before[id].empty()) {
+      Emit(group.id(), Key(ConsumerRecordType::kTargetAssignmentMember, group.id(), id),
+           EncodeTargetAssignmentValue(target));
+    }
+  }
+  Emit(group.id(), Key(ConsumerRecordType::kTargetAssignmentMetadata, group.id()),
+       EncodeEpochValue(group.assignment_epoch()));
+}
+
+void ConsumerMembership::RecordMetadata(const ConsumerGroup& group, ConsumerMember& m) {
+  std::string value = EncodeMemberMetadataValue(MetadataOf(m));
+  if (value == m.written_metadata) return;
+  m.written_metadata = value;
+  Emit(group.id(), Key(ConsumerRecordType::kMemberMetadata, group.id(), m.member_id),
+       std::move(value));
+}
+
+void ConsumerMembership::RecordAssignment(const ConsumerGroup& group, ConsumerMember& m) {
+  std::string value = EncodeMemberAssignmentValue(AssignmentOf(m));
+  if (value == m.written_assignment) return;
+  m.written_assignment = value;
+  Emit(group.id(), Key(ConsumerRecordType::kCurrentMemberAssignment, group.id(), m.member_id),
+       std::move(value));
+}
+
+void ConsumerMembership::RemoveMember(ConsumerGroup& group, const std::string& member_id) {
+  group.Remove(member_id);
+  for (auto type : {ConsumerRecordType::kCurrentMemberAssignment,
+                    ConsumerRecordType::kTargetAssignmentMember,
+                    ConsumerRecordType::kMemberMetadata}) {
+    Emit(group.id(), Key(type, group.id(), member_id), std::nullopt);
+  }
+}
+
+std::size_t ConsumerMembership::Load(
+    const std::map<std::string, std::map<std::string, std::string>>& records) {
+  const std::int64_t now = SteadyNowMs();
+  std::size_t members = 0;
+  for (const auto& [group_id, keyed] : records) {
+    std::int32_t group_epoch = 0;
+    std::int32_t assignment_epoch = 0;
+    std::map<std::string, MemberMetadataValue> metadata;
+    std::map<std::string, TopicPartitions> targets;
+    std::map<std::string, MemberAssignmentValue> current;
+    std::size_t bad = 0;
+    for (const auto& [key_bytes, value] : keyed) {
+      auto key = DecodeConsumerRecordKey(key_bytes);
+      if (!key.ok()) {
+        ++bad;
+        continue;
+      }
+      const std::string& member = key.value().member;
+      bool ok = true;
+      switch (key.value().type) {
+        case ConsumerRecordType::kGroupMetadata:
+        case ConsumerRecordType::kTargetAssignmentMetadata: {
+          auto epoch = DecodeEpochValue(value);
+          ok = epoch.ok();
+          if (ok && key.value().type == ConsumerRecordType::kGroupMetadata) {
+            group_epoch = epoch.value();
+          } else if (ok) {
+            assignment_epoch = epoch.value();
+          }
+          break;
+        }
+        case ConsumerRecordType::kMemberMetadata: {
+          auto v = DecodeMemberMetadataValue(value);
+          ok = v.ok();
+          if (ok) metadata[member] = std::move(v).value();
+          break;
+        }
+        case ConsumerRecordType::kTargetAssignmentMember: {
+          auto v = DecodeTargetAssignmentValue(value);
+          ok = v.ok();
+          if (ok) targets[member] = std::move(v).value();
+          break;
+        }
+        case ConsumerRecordType::kCurrentMemberAssignment: {
+          auto v = DecodeMemberAssignmentValue(value);
+          ok = v.ok();
+          if (ok) current[member] = std::move(v).value();
+          break;
+        }
+        default:
+          break;  // partition metadata, regular expressions: not used here
+      }
+      if (!ok) ++bad;
+    }
+    if (bad > 0) {
+      spdlog::warn("group {}: skipped {} consumer group record(s) that cannot be decoded",
+                   group_id, bad);
+    }
+    if (group_epoch == 0 && metadata.empty()) continue;
+    auto group = std::make_unique<ConsumerGroup>(group_id);
+    std::erase_if(targets, [&](const auto& e) { return !metadata.contains(e.first); });
+    group->Restore(group_epoch, assignment_epoch, std::move(targets));
+    for (auto& [member_id, v] : metadata) {
+      ConsumerMember m;
+      m.member_id = member_id;
+      m.instance_id = v.instance_id;
+      m.rack_id = v.rack_id;
+      m.client_id = v.client_id;
+      m.client_host = v.client_host;
+      m.subscribed_topic_names = v.subscribed_topic_names;
+      m.subscribed_topic_regex = v.subscribed_topic_regex;
+      if (v.subscribed_topic_regex.has_value()) {
+        try {
+          m.regex = std::make_shared<const std::regex>(*v.subscribed_topic_regex);
+        } catch (const std::regex_error&) {
+          m.subscribed_topic_regex.reset();
+        }
+      }
+      m.rebalance_timeout_ms = v.rebalance_timeout_ms;
+      m.server_assignor = v.server_assignor;
+      m.written_metadata = EncodeMemberMetadataValue(v);
+      if (const auto c = current.find(member_id); c != current.end()) {
+        m.member_epoch = c->second.member_epoch;
+        m.previous_member_epoch = c->second.previous_member_epoch;
+        m.state = StateFromCode(c->second.state);
+        m.assigned = c->second.assigned;
+        m.pending_revocation = c->second.pending_revocation;
+        m.written_assignment = EncodeMemberAssignmentValue(c->second);
+      }
+      m.session_deadline_ms = now + config_.session_timeout_ms;
+      if (m.state == MemberState::kUnrevokedPartitions) {
+        m.revocation_deadline_ms = now + m.rebalance_timeout_ms;
+      }
+      group->RestoreMember(std::move(m));
+      ++members;
+    }
+    // The subscriptions are resolved against the topics as they are now; when partitions came
+    // or went while the broker was down, the group rebalances at once (what stays keeps its
+    // place).
+    for (const auto& [member_id, m] : group->members()) {
+      group->Find(member_id)->topics = Subscription(m);
+    }
+    RefreshTopics(*group);
+    if (!group->empty() && !TargetsCoverTopics(*group)) Rebalance(*group);
+    groups_[group_id] = std::move(group);
+  }
+  return members;
 }
 
 void ConsumerMembership::Stop() {
@@ -87,6 +295,7 @@ asio::awaitable<void> ConsumerMembership::ExpiryLoop() {
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     if (stopped_) break;
     ExpireMembers(SteadyNowMs());
+    if (!outbox_.empty() && flush_) flush_();
   }
 }
 
@@ -103,10 +312,10 @@ void ConsumerMembership::ExpireMembers(std::int64_t now_ms) {
     if (gone.empty()) continue;
     for (const auto& [id, why] : gone) {
       spdlog::info("group {}: member {} removed: {}", group_id, id, why);
-      group->Remove(id);
+      RemoveMember(*group, id);
     }
     RefreshTopics(*group);
-    group->BumpEpochAndAssign();
+    Rebalance(*group);
   }
 }
 
@@ -115,9 +324,33 @@ ConsumerGroup* ConsumerMembership::Find(const std::string& group_id) const {
   return it == groups_.end() ? nullptr : it->second.get();
 }
 
-void ConsumerMembership::Forget(const std::string& group_id) { groups_.erase(group_id); }
+void ConsumerMembership::Forget(const std::string& group_id) {
+  const auto it = groups_.find(group_id);
+  if (it == groups_.end()) return;
+  // Tombstones of everything the group wrote, in Kafka's order.
+  const ConsumerGroup& g = *it->second;
+  for (auto type : {ConsumerRecordType::kCurrentMemberAssignment,
+                    ConsumerRecordType::kTargetAssignmentMember}) {
+    for (const auto& [id, m] : g.members()) Emit(group_id, Key(type, group_id, id), std::nullopt);
+  }
+  Emit(group_id, Key(ConsumerRecordType::kTargetAssignmentMetadata, group_id), std::nullopt);
+  for (const auto& [id, m] : g.members()) {
+    Emit(group_id, Key(ConsumerRecordType::kMemberMetadata, group_id, id), std::nullopt);
+  }
+  Emit(group_id, Key(ConsumerRecordType::kPartitionMetadata, group_id), std::nullopt);
+  Emit(group_id, Key(ConsumerRecordType::kGroupMetadata, group_id), std::nullopt);
+  groups_.erase(it);
+}
 
 bool ConsumerMembership::Resolve(ConsumerGroup& group, ConsumerMember& member) const {
+  std::set<std::string> resolved = Subscription(member);
+  if (resolved == member.topics) return RefreshTopics(group);
+  member.topics = std::move(resolved);
+  RefreshTopics(group);
+  return true;
+}
+
+std::set<std::string> ConsumerMembership::Subscription(const ConsumerMember& member) const {
   std::set<std::string> resolved;
   for (const std::string& name : member.subscribed_topic_names) {
     if (topics_.Find(name) != nullptr) resolved.insert(name);
@@ -127,10 +360,24 @@ bool ConsumerMembership::Resolve(ConsumerGroup& group, ConsumerMember& member) c
       if (!t->internal && std::regex_match(t->name, *member.regex)) resolved.insert(t->name);
     }
   }
-  if (resolved == member.topics) return RefreshTopics(group);
-  member.topics = std::move(resolved);
-  RefreshTopics(group);
-  return true;
+  return resolved;
+}
+
+bool ConsumerMembership::TargetsCoverTopics(const ConsumerGroup& group) const {
+  std::set<std::pair<kafka::Uuid, std::int32_t>> targeted;
+  for (const auto& [id, m] : group.members()) {
+    for (const auto& [topic, parts] : group.TargetOf(id)) {
+      for (std::int32_t p : parts) targeted.emplace(topic, p);
+    }
+  }
+  std::size_t expected = 0;
+  for (const auto& [name, t] : group.subscribed_topics()) {
+    for (std::int32_t p = 0; p < t.partitions; ++p) {
+      if (!targeted.contains({t.id, p})) return false;
+    }
+    expected += static_cast<std::size_t>(t.partitions);
+  }
+  return targeted.size() == expected;
 }
 
 bool ConsumerMembership::RefreshTopics(ConsumerGroup& group) const {
@@ -196,7 +443,16 @@ ConsumerHeartbeatResult ConsumerMembership::Heartbeat(const ConsumerHeartbeatReq
         fresh.regex = old->regex;
         fresh.server_assignor = old->server_assignor;
         fresh.topics = old->topics;
-        m = &group->Replace(old->member_id, std::move(fresh));
+        const std::string old_id = old->member_id;
+        m = &group->Replace(old_id, std::move(fresh));
+        for (auto type : {ConsumerRecordType::kCurrentMemberAssignment,
+                          ConsumerRecordType::kTargetAssignmentMember,
+                          ConsumerRecordType::kMemberMetadata}) {
+          Emit(group->id(), Key(type, group->id(), old_id), std::nullopt);
+        }
+        Emit(group->id(),
+             Key(ConsumerRecordType::kTargetAssignmentMember, group->id(), m->member_id),
+             EncodeTargetAssignmentValue(group->TargetOf(m->member_id)));
       } else {
         if (group->members().size() >= static_cast<std::size_t>(config_.max_size)) {
           return Fail(E::kGroupMaxSizeReached,
@@ -254,10 +510,12 @@ ConsumerHeartbeatResult ConsumerMembership::Heartbeat(const ConsumerHeartbeatReq
   m->client_host = r.client_host;
   m->session_deadline_ms = now + config_.session_timeout_ms;
   if (Resolve(*group, *m)) rebalance = true;
-  if (rebalance) group->BumpEpochAndAssign();
+  RecordMetadata(*group, *m);
+  if (rebalance) Rebalance(*group);
 
   const TopicPartitions before = m->assigned;
   group->Reconcile(*m, r.owned ? &*r.owned : nullptr, now);
+  RecordAssignment(*group, *m);
 
   ConsumerHeartbeatResult out;
   out.member_id = m->member_id;
@@ -290,13 +548,14 @@ ConsumerHeartbeatResult ConsumerMembership::Leave(const ConsumerHeartbeatRequest
       m->member_epoch = kStaticLeaveEpoch;
     }
     m->session_deadline_ms = SteadyNowMs() + config_.session_timeout_ms;
+    RecordAssignment(*group, *m);
     return out;
   }
   out.member_epoch = kLeaveEpoch;
   spdlog::debug("group {}: member {} left", r.group_id, m->member_id);
-  group->Remove(m->member_id);
+  RemoveMember(*group, m->member_id);
   RefreshTopics(*group);
-  group->BumpEpochAndAssign();
+  Rebalance(*group);
   return out;
 }
 

@@ -12,8 +12,12 @@
 //     place (UNRELEASED_INSTANCE_ID while the old one is still active);
 //   - a member that sends no heartbeat within group.consumer.session.timeout.ms, or does not
 //     revoke within its rebalance timeout, is removed and the group rebalances.
-// Membership lives in memory: after a restart members get UNKNOWN_MEMBER_ID and rejoin, and
-// resume from their committed offsets.
+// Every change is also a record of the group in __consumer_offsets (consumer_group_records.h),
+// in Kafka's formats and order: a member's metadata, the group epoch with the members' new
+// targets and the target epoch, a member's current assignment, tombstones for a member that
+// left and for a group that is gone. They collect in an outbox that the owner appends
+// (TakeRecords); Load rebuilds the groups from them at start-up, members and epochs included,
+// with each member's session starting again.
 //
 // Network thread only.
 #pragma once
@@ -23,9 +27,11 @@
 #include <asio/steady_timer.hpp>
 #include <climits>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,6 +63,13 @@ struct ConsumerHeartbeatRequest {
   std::int16_t version = 0;
 };
 
+// A record to append to __consumer_offsets for `group`.
+struct GroupRecord {
+  std::string group;
+  std::string key;
+  std::optional<std::string> value;  // null: a tombstone
+};
+
 struct ConsumerHeartbeatResult {
   kafka::ErrorCode error = kafka::ErrorCode::kNone;
   std::string message;
@@ -73,9 +86,17 @@ class ConsumerMembership {
   ConsumerMembership(const ConsumerMembership&) = delete;
   ConsumerMembership& operator=(const ConsumerMembership&) = delete;
 
-  // Starts the check of sessions and revocation deadlines; Stop cancels it.
-  void Start();
+  // Rebuilds the groups from their records (by group, by key; the latest value of each key).
+  // Returns how many members came back.
+  std::size_t Load(const std::map<std::string, std::map<std::string, std::string>>& records);
+
+  // Starts the check of sessions and revocation deadlines, calling `flush` after removals so
+  // that their records are appended; Stop cancels it.
+  void Start(std::function<void()> flush);
   void Stop();
+
+  // The records of every change since the last call, in order.
+  std::vector<GroupRecord> TakeRecords();
 
   ConsumerHeartbeatResult Heartbeat(const ConsumerHeartbeatRequest& request);
 
@@ -104,13 +125,27 @@ class ConsumerMembership {
   // either changed (the group must rebalance).
   bool Resolve(ConsumerGroup& group, ConsumerMember& member) const;
   bool RefreshTopics(ConsumerGroup& group) const;
+  // The topics the member's subscription names (that exist) or its expression matches.
+  std::set<std::string> Subscription(const ConsumerMember& member) const;
+  // Whether the targets hold exactly the partitions of the subscribed topics.
+  bool TargetsCoverTopics(const ConsumerGroup& group) const;
   asio::awaitable<void> ExpiryLoop();
+  // Bumps the group epoch and writes it with the targets that changed.
+  void Rebalance(ConsumerGroup& group);
+  // Writes the member's metadata / current assignment when it changed since last written.
+  void RecordMetadata(const ConsumerGroup& group, ConsumerMember& member);
+  void RecordAssignment(const ConsumerGroup& group, ConsumerMember& member);
+  // Removes the member with tombstones of its records (current assignment, target, metadata).
+  void RemoveMember(ConsumerGroup& group, const std::string& member_id);
+  void Emit(const std::string& group, std::string key, std::optional<std::string> value);
 
   const Topics& topics_;
   const ConsumerProtocolConfig config_;
   asio::steady_timer timer_;
   bool stopped_ = false;
+  std::function<void()> flush_;
   std::map<std::string, std::unique_ptr<ConsumerGroup>> groups_;
+  std::vector<GroupRecord> outbox_;
 };
 
 // Steady-clock milliseconds, the clock of the members' deadlines.

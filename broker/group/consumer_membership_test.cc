@@ -5,6 +5,7 @@
 
 #include <asio/io_context.hpp>
 
+#include "broker/group/consumer_group_records.h"
 #include "broker/storage/test_util.h"
 
 namespace tern::broker::group {
@@ -208,6 +209,93 @@ TEST_F(ConsumerMembershipTest, CommitsAndFetchesNeedTheMembersEpoch) {
   EXPECT_EQ(members_->ValidateFetch(g, std::nullopt, -1), E::kNone);
   EXPECT_EQ(members_->ValidateFetch(g, std::string("a"), 1), E::kNone);
   EXPECT_EQ(members_->ValidateFetch(g, std::string("a"), 2), E::kStaleMemberEpoch);
+}
+
+TEST_F(ConsumerMembershipTest, TheRecordsRebuildMembersEpochsAndAssignments) {
+  members_->Heartbeat(Join("a"));
+  ConsumerHeartbeatRequest b = Join("b");
+  b.instance_id = "host-b";
+  b.server_assignor = "range";
+  members_->Heartbeat(b);
+  const TopicPartitions kept = *members_->Heartbeat(Beat("a", 1)).assignment;
+  members_->Heartbeat(Beat("a", 1, kept));
+  members_->Heartbeat(Beat("b", 2));
+  members_->Heartbeat(Join("c"));
+  members_->Heartbeat(Beat("c", -1));  // joined and left: only tombstones remain of it
+
+  // What compaction would keep: the latest value of every key, tombstones removing keys.
+  std::map<std::string, std::map<std::string, std::string>> log;
+  for (GroupRecord& r : members_->TakeRecords()) {
+    if (r.value.has_value()) {
+      log[r.group][r.key] = *r.value;
+    } else {
+      log[r.group].erase(r.key);
+    }
+  }
+  EXPECT_TRUE(members_->TakeRecords().empty());
+
+  ConsumerMembership reloaded(*topics_, ConsumerProtocolConfig{}, io_.get_executor());
+  EXPECT_EQ(reloaded.Load(log), 2u);
+  const ConsumerGroup& before = *members_->Find("g");
+  const ConsumerGroup& after = *reloaded.Find("g");
+  EXPECT_EQ(after.group_epoch(), before.group_epoch());
+  EXPECT_EQ(after.assignment_epoch(), before.assignment_epoch());
+  ASSERT_EQ(after.members().size(), 2u);
+  for (const auto& [id, m] : before.members()) {
+    const ConsumerMember* r = after.Find(id);
+    ASSERT_NE(r, nullptr) << id;
+    EXPECT_EQ(r->member_epoch, m.member_epoch);
+    EXPECT_EQ(r->previous_member_epoch, m.previous_member_epoch);
+    EXPECT_EQ(r->state, m.state);
+    EXPECT_EQ(r->assigned, m.assigned);
+    EXPECT_EQ(r->instance_id, m.instance_id);
+    EXPECT_EQ(r->server_assignor, m.server_assignor);
+    EXPECT_EQ(r->subscribed_topic_names, m.subscribed_topic_names);
+    EXPECT_EQ(after.TargetOf(id), before.TargetOf(id));
+  }
+  // The members carry on with their epochs: no rejoin, and their partitions stay.
+  const std::int32_t epoch_a = after.Find("a")->member_epoch;
+  ConsumerHeartbeatResult a = reloaded.Heartbeat(Beat("a", epoch_a, after.Find("a")->assigned));
+  ASSERT_EQ(a.error, E::kNone) << a.message;
+  EXPECT_EQ(CountPartitions(before.Find("a")->assigned),
+            CountPartitions(reloaded.Find("g")->Find("a")->assigned));
+}
+
+TEST(ConsumerGroupRecords, ValuesRoundTripAndKeysNameTheirGroup) {
+  const std::string key =
+      EncodeConsumerRecordKey(ConsumerRecordType::kCurrentMemberAssignment, "g", "m-1");
+  auto k = DecodeConsumerRecordKey(key);
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k.value().group, "g");
+  EXPECT_EQ(k.value().member, "m-1");
+  EXPECT_EQ(DecodeConsumerRecordKey(EncodeConsumerRecordKey(ConsumerRecordType::kGroupMetadata,
+                                                            "g")).value().member, "");
+  EXPECT_EQ(DecodeConsumerRecordKey(std::string("\x00\x01\x00\x01g", 5)).status().code(),
+            Status::Code::kNotFound);
+  EXPECT_FALSE(DecodeConsumerRecordKey(std::string("\x00\x05\x00\x09g", 5)).ok());
+
+  MemberAssignmentValue v;
+  v.member_epoch = 7;
+  v.previous_member_epoch = 6;
+  v.state = 1;
+  kafka::Uuid t{};
+  t[0] = 9;
+  v.assigned = {{t, {0, 2}}};
+  v.pending_revocation = {{t, {1}}};
+  EXPECT_EQ(DecodeMemberAssignmentValue(EncodeMemberAssignmentValue(v)).value(), v);
+  MemberMetadataValue m;
+  m.instance_id = "i";
+  m.client_id = "c";
+  m.client_host = "/127.0.0.1";
+  m.subscribed_topic_names = {"a", "b"};
+  m.subscribed_topic_regex = "x.*";
+  m.rebalance_timeout_ms = 30000;
+  EXPECT_EQ(DecodeMemberMetadataValue(EncodeMemberMetadataValue(m)).value(), m);
+  EXPECT_EQ(DecodeEpochValue(EncodeEpochValue(12)).value(), 12);
+  EXPECT_EQ(DecodeTargetAssignmentValue(EncodeTargetAssignmentValue(v.assigned)).value(),
+            v.assigned);
+  const std::string bytes = EncodeMemberAssignmentValue(v);
+  EXPECT_FALSE(DecodeMemberAssignmentValue(bytes.substr(0, bytes.size() - 3)).ok());
 }
 
 }  // namespace

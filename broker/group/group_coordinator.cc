@@ -33,6 +33,12 @@ GroupCoordinator::GroupCoordinator(std::unique_ptr<OffsetStore> offsets,
       consumers_(topics, config.consumer, executor),
       expiry_timer_(executor) {
   membership_.Load(offsets_->TakeLoadedGroups());
+  const auto loaded = offsets_->TakeLoadedConsumerRecords();
+  const std::size_t members = consumers_.Load(loaded);
+  if (!loaded.empty()) {
+    spdlog::info("loaded {} consumer groups with {} members", consumers_.groups().size(),
+                 members);
+  }
 }
 
 Result<std::unique_ptr<GroupCoordinator>> GroupCoordinator::Open(const BrokerConfig& config,
@@ -63,7 +69,7 @@ Result<std::unique_ptr<GroupCoordinator>> GroupCoordinator::Open(const BrokerCon
 
 void GroupCoordinator::Start() {
   asio::co_spawn(expiry_timer_.get_executor(), ExpiryLoop(), asio::detached);
-  consumers_.Start();
+  consumers_.Start([this] { FlushConsumerRecords(); });
 }
 
 void GroupCoordinator::Stop() {
@@ -108,7 +114,44 @@ std::vector<std::string> GroupCoordinator::Groups() const {
   return {out.begin(), out.end()};
 }
 
-ConsumerHeartbeatResult GroupCoordinator::ConsumerHeartbeat(const ConsumerHeartbeatRequest& r) {
+std::map<std::string, Status> GroupCoordinator::FlushConsumerRecords() {
+  std::map<std::string, Status> out;
+  std::vector<GroupRecord> records = consumers_.TakeRecords();
+  for (std::size_t i = 0; i < records.size();) {
+    // One append per run of records of the same group.
+    std::size_t j = i;
+    std::vector<KeyValue> batch;
+    while (j < records.size() && records[j].group == records[i].group) {
+      batch.emplace_back(std::move(records[j].key), std::move(records[j].value));
+      ++j;
+    }
+    const std::string& group = records[i].group;
+    Status s = offsets_->AppendRecords(group, batch);
+    if (!s.ok()) spdlog::warn("group {}: writing its records failed: {}", group, s.ToString());
+    auto [it, fresh] = out.emplace(group, s);
+    if (!fresh && it->second.ok()) it->second = s;
+    i = j;
+  }
+  return out;
+}
+
+asio::awaitable<ConsumerHeartbeatResult> GroupCoordinator::ConsumerHeartbeat(
+    ConsumerHeartbeatRequest r) {
+  ConsumerHeartbeatResult result = Decide(r);
+  const auto written = FlushConsumerRecords();
+  const auto it = written.find(r.group_id);
+  if (it == written.end()) co_return result;
+  Status s = it->second;
+  if (s.ok()) s = co_await offsets_->WaitDurable(r.group_id);
+  if (!s.ok()) {
+    ConsumerHeartbeatResult failed;
+    failed.error = kafka::ErrorCode::kCoordinatorNotAvailable;
+    co_return failed;
+  }
+  co_return result;
+}
+
+ConsumerHeartbeatResult GroupCoordinator::Decide(const ConsumerHeartbeatRequest& r) {
   if (!r.group_id.empty() && !Available(r.group_id)) {
     ConsumerHeartbeatResult out;
     out.error = kafka::ErrorCode::kCoordinatorNotAvailable;
@@ -131,6 +174,7 @@ kafka::ErrorCode GroupCoordinator::ClassicJoinError(const std::string& group) {
   if (g == nullptr) return kafka::ErrorCode::kNone;
   if (!g->empty()) return kafka::ErrorCode::kInconsistentGroupProtocol;
   consumers_.Forget(group);
+  FlushConsumerRecords();
   return kafka::ErrorCode::kNone;
 }
 
@@ -200,6 +244,7 @@ asio::awaitable<kafka::ErrorCode> GroupCoordinator::DeleteGroup(std::string grou
   // new group, whose records follow the tombstone.
   membership_.Forget(group);
   consumers_.Forget(group);
+  FlushConsumerRecords();  // the write below waits for these too
   std::set<std::pair<std::string, std::int32_t>> keys;
   if (const GroupOffsets* offsets = offsets_->Find(group)) {
     for (const auto& [topic, partitions] : *offsets) {
@@ -318,6 +363,7 @@ asio::awaitable<std::size_t> GroupCoordinator::ExpireOffsets(std::int64_t now_ms
     if (e.whole_group && StateOf(e.group) == GroupState::kEmpty) {
       membership_.Forget(e.group);
       consumers_.Forget(e.group);
+      FlushConsumerRecords();
     }
     spdlog::info("expired {} offsets of group {}{}", count, e.group,
                  e.whole_group ? "; the group is gone" : "");
@@ -335,6 +381,7 @@ asio::awaitable<void> GroupCoordinator::DeleteEmptyGroups() {
     }
   }
   for (const auto& group : idle) consumers_.Forget(group);
+  FlushConsumerRecords();
   std::vector<std::string> doomed;
   for (const auto& [group, g] : membership_.groups()) {
     // A group a member is about to join (it was given an id) is kept.

@@ -23,6 +23,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/steady_timer.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,7 +98,9 @@ class GroupCoordinator {
   // ConsumerGroupHeartbeat: COORDINATOR_NOT_AVAILABLE while the group's partition is offline,
   // GROUP_ID_NOT_FOUND for a classic group with members; an empty classic group becomes a
   // consumer group when a member joins it.
-  ConsumerHeartbeatResult ConsumerHeartbeat(const ConsumerHeartbeatRequest& request);
+  // The group's records the heartbeat changed are durable before it is answered
+  // (COORDINATOR_NOT_AVAILABLE when they could not be written).
+  asio::awaitable<ConsumerHeartbeatResult> ConsumerHeartbeat(ConsumerHeartbeatRequest request);
   // What a JoinGroup of a classic member gets from a consumer group: INCONSISTENT_GROUP_PROTOCOL
   // while it has members; an empty one is given up to the classic protocol (NONE).
   kafka::ErrorCode ClassicJoinError(const std::string& group);
@@ -140,8 +143,13 @@ class GroupCoordinator {
 
  private:
   asio::awaitable<void> ExpiryLoop();
+  // ConsumerHeartbeat's answer, before its records are written.
+  ConsumerHeartbeatResult Decide(const ConsumerHeartbeatRequest& request);
   // Removes empty groups that have no offsets left (a tombstone of their group metadata).
   asio::awaitable<void> DeleteEmptyGroups();
+  // Appends the records the consumer-protocol groups changed; returns the groups appended to
+  // with the outcome of each.
+  std::map<std::string, Status> FlushConsumerRecords();
 
   std::unique_ptr<OffsetStore> offsets_;
   const GroupCoordinatorConfig config_;

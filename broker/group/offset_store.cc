@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "broker/cluster/topic_config.h"
+#include "broker/group/consumer_group_records.h"
 #include "kafka/compression.h"
 #include "kafka/record_batch.h"
 #include "kafka/record_batch_builder.h"
@@ -137,6 +138,18 @@ Status OffsetStore::Load(std::int32_t partition) {
             }
             continue;
           }
+          if (key.value().type == OffsetsRecordKey::Type::kOther) {
+            if (auto ck = DecodeConsumerRecordKey(*record.key); ck.ok()) {
+              KeyedRecords& kept = loaded_consumer_[ck.value().group];
+              const std::string key_bytes(*record.key);
+              if (record.value.has_value()) {
+                kept[key_bytes] = std::string(*record.value);
+              } else {
+                kept.erase(key_bytes);
+              }
+            }
+            continue;
+          }
           if (key.value().type != OffsetsRecordKey::Type::kOffsetCommit) continue;
           OffsetChange change{key.value().topic, key.value().partition, std::nullopt};
           if (record.value.has_value()) {
@@ -184,6 +197,13 @@ bool OffsetStore::LoadGroupMetadata(const std::string& group,
 std::map<std::string, GroupMetadataValue> OffsetStore::TakeLoadedGroups() {
   std::map<std::string, GroupMetadataValue> out;
   out.swap(loaded_groups_);
+  return out;
+}
+
+std::map<std::string, KeyedRecords> OffsetStore::TakeLoadedConsumerRecords() {
+  std::map<std::string, KeyedRecords> out;
+  out.swap(loaded_consumer_);
+  std::erase_if(out, [](const auto& e) { return e.second.empty(); });
   return out;
 }
 
@@ -396,16 +416,27 @@ asio::awaitable<Status> OffsetStore::WaitPartitionDurable(std::int32_t partition
 
 Status OffsetStore::AppendGroupMetadata(const std::string& group,
                                         const GroupMetadataValue& value) {
+  return AppendRecords(group, {{EncodeGroupMetadataKey(group), EncodeGroupMetadataValue(value)}});
+}
+
+Status OffsetStore::AppendRecords(const std::string& group,
+                                  const std::vector<KeyValue>& records) {
+  if (records.empty()) return Status::Ok();
   const std::int32_t partition = PartitionFor(group);
   if (!Available(group)) {
     return Status::Unavailable(std::string(kOffsetsTopic) + "-" + std::to_string(partition) +
                                " is offline");
   }
-  kafka::RecordToBuild r;
-  r.key = EncodeGroupMetadataKey(group);
-  r.value = EncodeGroupMetadataValue(value);
-  r.timestamp = storage::SystemClockMs();
-  auto end = Append(*logs_[static_cast<std::size_t>(partition)], {r});
+  std::vector<kafka::RecordToBuild> batch;
+  const std::int64_t now = storage::SystemClockMs();
+  for (const auto& [key, value] : records) {
+    kafka::RecordToBuild r;
+    r.key = key;
+    r.value = value;
+    r.timestamp = now;
+    batch.push_back(std::move(r));
+  }
+  auto end = Append(*logs_[static_cast<std::size_t>(partition)], batch);
   if (!end.ok()) return end.status();
   // A write without offset changes: it only orders the wake-up of fetches.
   pending_[static_cast<std::size_t>(partition)].push_back(PendingWrite{end.value(), group, {}});

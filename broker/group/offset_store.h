@@ -8,7 +8,8 @@
 // from its log start: the latest record of each key wins and a tombstone removes it.
 //
 // Open also keeps the latest GroupMetadata record of each group (a tombstone removes it), for
-// the coordinator to rebuild the groups' membership from (TakeLoadedGroups).
+// the coordinator to rebuild the groups' membership from (TakeLoadedGroups), and the latest
+// record of every key of consumer-protocol groups (TakeLoadedConsumerRecords).
 //
 // A write appends the records of one group as one append to the group's partition and, under
 // fsync "always", waits for the group commit to make them durable; only then do they become
@@ -41,6 +42,10 @@
 namespace tern::broker::group {
 
 using PartitionOffsets = std::map<std::int32_t, OffsetCommitValue>;
+// A group's records of other kinds by key (consumer_group_records.h): the latest value of each.
+using KeyedRecords = std::map<std::string, std::string>;
+// One record to append: a key and its value, or a tombstone.
+using KeyValue = std::pair<std::string, std::optional<std::string>>;
 using GroupOffsets = std::map<std::string, PartitionOffsets>;  // by topic name
 
 // One key of a write: a new value for the topic-partition, or its removal (a tombstone).
@@ -106,6 +111,9 @@ class OffsetStore {
   // record appended before the call and before every one appended after it. Unavailable when
   // the partition is offline; the append's error otherwise (TooLarge past max.message.bytes).
   Status AppendGroupMetadata(const std::string& group, const GroupMetadataValue& value);
+  // Appends records of the group (consumer-protocol group records) at once, in one batch, in
+  // the same order as AppendGroupMetadata; WaitDurable waits for them.
+  Status AppendRecords(const std::string& group, const std::vector<KeyValue>& records);
   // Completes once everything appended so far to the group's partition is durable (at once
   // unless the store waits for fsync), or with the fsync's error.
   asio::awaitable<Status> WaitDurable(std::string group);
@@ -125,6 +133,8 @@ class OffsetStore {
 
   // The GroupMetadata records Open found, by group; the second call returns nothing.
   std::map<std::string, GroupMetadataValue> TakeLoadedGroups();
+  // The consumer-protocol groups' records Open found, by group; the second call returns nothing.
+  std::map<std::string, KeyedRecords> TakeLoadedConsumerRecords();
 
  private:
   struct PendingWrite {
@@ -166,6 +176,7 @@ class OffsetStore {
   std::set<std::int32_t> unavailable_;  // partitions that failed to load
   std::map<std::string, GroupOffsets> groups_;
   std::map<std::string, GroupMetadataValue> loaded_groups_;  // until TakeLoadedGroups
+  std::map<std::string, KeyedRecords> loaded_consumer_;      // until TakeLoadedConsumerRecords
 };
 
 }  // namespace tern::broker::group

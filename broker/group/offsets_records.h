@@ -6,7 +6,8 @@
 // UTF-8 bytes (flexible value version 4: an unsigned varint length + 1). Key versions:
 //   0, 1  OffsetCommitKey:   group, topic, partition int32 (the same layout; Kafka writes 1)
 //   2     GroupMetadataKey:  group
-//   3+    records of KIP-848 groups, not used yet (decoded as kOther)
+//   3+    records of consumer-protocol (KIP-848) groups (decoded as kOther here; see
+//         consumer_group_records.h)
 // OffsetCommitValue versions:
 //   0, 2  offset int64, metadata, commitTimestamp int64
 //   1     offset, metadata, commitTimestamp, expireTimestamp int64

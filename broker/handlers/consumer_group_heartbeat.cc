@@ -37,7 +37,7 @@ asio::awaitable<Result<Reply>> HandleConsumerGroupHeartbeat(RequestContext& ctx,
   hb.client_id = ctx.header.client_id.value_or("");
   hb.client_host = ClientHost(ctx.peer);
   hb.version = version;
-  group::ConsumerHeartbeatResult result = broker.groups().ConsumerHeartbeat(hb);
+  group::ConsumerHeartbeatResult result = co_await broker.groups().ConsumerHeartbeat(std::move(hb));
 
   kafka::ConsumerGroupHeartbeatResponse response;
   response.error_code = kafka::Code(result.error);

@@ -2,8 +2,8 @@
 tern-broker, with real clients: librdkafka consumers with group.protocol=consumer (uniform and
 range assignors on the broker) while members join, leave and crash; Kafka's Java consumers
 with group.protocol=consumer, joined, stopped and killed; kafka-consumer-groups listing,
-describing, resetting and deleting such a group; members rejoining after the broker is killed;
-classic and consumer members kept apart. Every record is consumed at least once and the
+describing, resetting and deleting such a group; a group that carries on through a kill -9 of
+the broker, its records read by Kafka's own decoder; classic and consumer members kept apart. Every record is consumed at least once and the
 group's committed offsets end at the log end.
 """
 
@@ -20,7 +20,7 @@ from group_members import (Load, Member, committed_offsets, describe, groups_too
 from harness import paths
 from harness.process import ManagedProcess
 from harness.tern import TernBroker
-from tern_fixtures import create_topic, producer
+from tern_fixtures import create_topic, partition_for, producer, segment_files, tool
 
 # Sessions of 6 s and heartbeats every 500 ms, so that crashes and rebalances settle quickly.
 CONFIG = {"group.consumer_session_timeout_ms": 6000,
@@ -174,7 +174,7 @@ def test_a_group_with_members_refuses_deletion_and_resets(broker, tmp_path):
         offsets_delete
 
 
-def test_members_rejoin_after_the_broker_is_killed(tmp_path):
+def test_a_group_survives_kill_9_of_the_broker(tmp_path):
     broker = TernBroker(tmp_path / "tern", CONFIG).start()
     try:
         topic, group = "cp-restart", "cg-restart"
@@ -186,19 +186,40 @@ def test_members_rejoin_after_the_broker_is_killed(tmp_path):
             time.sleep(2)
         wait_for_commits_to_reach_the_end(broker, group, topic, 6)
         first = {r for m in members for r in m.consumed()}
+        before = describe(broker, group)
+        ids = sorted(m.member_id for m in before.members)
+        held = {m.member_id: sorted(tp.partition for tp in m.assignment.topic_partitions)
+                for m in before.members}
+        revocations = [sum(1 for e in m.events() if "revoked" in e) for m in members]
 
         broker.kill()
         broker.restart()
-        # The members are told they are unknown, join again and carry on from the offsets
-        # committed before the crash.
+        assert "loaded 1 consumer groups with 2 members" in broker.log_text()
+        # The members carry on as themselves, with their partitions: no one rejoins.
         with Load(broker, topic, 6) as load:
             time.sleep(3)
         wait_for_commits_to_reach_the_end(broker, group, topic, 6)
-        wait_for(lambda: len(describe(broker, group).members) == 2, 30, "both members back")
+        after = describe(broker, group)
+        assert sorted(m.member_id for m in after.members) == ids
+        assert {m.member_id: sorted(tp.partition for tp in m.assignment.topic_partitions)
+                for m in after.members} == held
+        assert "UNKNOWN_MEMBER_ID" not in broker.log_text()
         consumed = [r for m in members for r in m.consumed()]
         assert len([r for r in consumed if r in first]) == len(first), \
             "records committed before the crash were read again"
         assert not load.delivered - set(consumed)
+        assert [sum(1 for e in m.events() if "revoked" in e) for m in members] == revocations, \
+            "a member gave up partitions after the restart"
+
+        # Kafka's own decoder of __consumer_offsets reads the group's records.
+        segment = segment_files(broker.data_dir, "__consumer_offsets", partition_for(group))[0]
+        dump = tool("kafka-run-class", "org.apache.kafka.tools.DumpLogSegments", "--files",
+                    str(segment), "--offsets-decoder")
+        for member_id in ids:
+            assert re.search(r'"type":"5".*"memberId":"' + re.escape(member_id), dump), dump
+            assert re.search(r'"type":"8".*"memberId":"' + re.escape(member_id) +
+                             r'".*"memberEpoch":\d+', dump), dump
+        assert re.search(r'"type":"3".*"groupId":"' + group + r'".*"epoch":\d+', dump), dump
     finally:
         for m in Member.started:
             m.process.stop()
