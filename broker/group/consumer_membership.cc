@@ -104,6 +104,56 @@ std::string Key(ConsumerRecordType type, const std::string& group,
   return EncodeConsumerRecordKey(type, group, member);
 }
 
+// One group's records, decoded by kind.
+struct DecodedGroup {
+  std::int32_t group_epoch = 0;
+  std::int32_t assignment_epoch = 0;
+  std::map<std::string, MemberMetadataValue> metadata;  // by member id
+  std::map<std::string, TopicPartitions> targets;
+  std::map<std::string, MemberAssignmentValue> current;
+  std::size_t bad = 0;  // records that could not be decoded
+};
+
+DecodedGroup DecodeGroupRecords(const std::map<std::string, std::string>& keyed) {
+  DecodedGroup d;
+  for (const auto& [key_bytes, value] : keyed) {
+    auto key = DecodeConsumerRecordKey(key_bytes);
+    if (!key.ok()) {
+      ++d.bad;
+      continue;
+    }
+    const std::string& member = key.value().member;
+    auto keep = [&](auto decoded, auto& into) {
+      if (!decoded.ok()) return false;
+      into[member] = std::move(decoded).value();
+      return true;
+    };
+    auto epoch = [&](std::int32_t* into) {
+      auto decoded = DecodeEpochValue(value);
+      if (decoded.ok()) *into = decoded.value();
+      return decoded.ok();
+    };
+    bool ok = true;
+    switch (key.value().type) {
+      case ConsumerRecordType::kGroupMetadata: ok = epoch(&d.group_epoch); break;
+      case ConsumerRecordType::kTargetAssignmentMetadata: ok = epoch(&d.assignment_epoch); break;
+      case ConsumerRecordType::kMemberMetadata:
+        ok = keep(DecodeMemberMetadataValue(value), d.metadata);
+        break;
+      case ConsumerRecordType::kTargetAssignmentMember:
+        ok = keep(DecodeTargetAssignmentValue(value), d.targets);
+        break;
+      case ConsumerRecordType::kCurrentMemberAssignment:
+        ok = keep(DecodeMemberAssignmentValue(value), d.current);
+        break;
+      default:
+        break;  // partition metadata, regular expressions: not used here
+    }
+    if (!ok) ++d.bad;
+  }
+  return d;
+}
+
 }  // namespace
 
 std::int64_t SteadyNowMs() {
@@ -179,55 +229,13 @@ std::size_t ConsumerMembership::Load(
   const std::int64_t now = SteadyNowMs();
   std::size_t members = 0;
   for (const auto& [group_id, keyed] : records) {
-    std::int32_t group_epoch = 0;
-    std::int32_t assignment_epoch = 0;
-    std::map<std::string, MemberMetadataValue> metadata;
-    std::map<std::string, TopicPartitions> targets;
-    std::map<std::string, MemberAssignmentValue> current;
-    std::size_t bad = 0;
-    for (const auto& [key_bytes, value] : keyed) {
-      auto key = DecodeConsumerRecordKey(key_bytes);
-      if (!key.ok()) {
-        ++bad;
-        continue;
-      }
-      const std::string& member = key.value().member;
-      bool ok = true;
-      switch (key.value().type) {
-        case ConsumerRecordType::kGroupMetadata:
-        case ConsumerRecordType::kTargetAssignmentMetadata: {
-          auto epoch = DecodeEpochValue(value);
-          ok = epoch.ok();
-          if (ok && key.value().type == ConsumerRecordType::kGroupMetadata) {
-            group_epoch = epoch.value();
-          } else if (ok) {
-            assignment_epoch = epoch.value();
-          }
-          break;
-        }
-        case ConsumerRecordType::kMemberMetadata: {
-          auto v = DecodeMemberMetadataValue(value);
-          ok = v.ok();
-          if (ok) metadata[member] = std::move(v).value();
-          break;
-        }
-        case ConsumerRecordType::kTargetAssignmentMember: {
-          auto v = DecodeTargetAssignmentValue(value);
-          ok = v.ok();
-          if (ok) targets[member] = std::move(v).value();
-          break;
-        }
-        case ConsumerRecordType::kCurrentMemberAssignment: {
-          auto v = DecodeMemberAssignmentValue(value);
-          ok = v.ok();
-          if (ok) current[member] = std::move(v).value();
-          break;
-        }
-        default:
-          break;  // partition metadata, regular expressions: not used here
-      }
-      if (!ok) ++bad;
-    }
+    DecodedGroup d = DecodeGroupRecords(keyed);
+    const std::int32_t group_epoch = d.group_epoch;
+    const std::int32_t assignment_epoch = d.assignment_epoch;
+    auto& metadata = d.metadata;
+    auto& targets = d.targets;
+    auto& current = d.current;
+    const std::size_t bad = d.bad;
     if (bad > 0) {
       spdlog::warn("group {}: skipped {} consumer group record(s) that cannot be decoded",
                    group_id, bad);

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -20,6 +21,15 @@ from tern_fixtures import (consumer, formatted_records, high_watermarks, produce
 
 CONSUMER = Path(__file__).with_name("group_consumer.py")
 SESSION_MS = 4000
+
+
+@pytest.fixture(autouse=True)
+def stop_members():
+    """Whatever member processes a test leaves running (it failed, say) are stopped. Test
+    modules that start members import it."""
+    yield
+    while Member.started:
+        Member.started.pop().process.stop()
 
 
 def wait_for(condition, timeout: float, what: str) -> None:

@@ -15,8 +15,9 @@ import time
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupType, KafkaException
 
-from group_members import (Load, Member, committed_offsets, describe, groups_tool, wait_for,
-                           wait_for_commits_to_reach_the_end)
+# stop_members is an autouse fixture: imported, it stops what each test leaves running.
+from group_members import (Load, Member, committed_offsets, describe, groups_tool,  # noqa: F401
+                           stop_members, wait_for, wait_for_commits_to_reach_the_end)
 from harness import paths
 from harness.process import ManagedProcess
 from harness.tern import TernBroker
@@ -34,13 +35,6 @@ def broker(tmp_path_factory) -> TernBroker:
     b = TernBroker(tmp_path_factory.mktemp("tern"), CONFIG).start()
     yield b
     b.stop()
-
-
-@pytest.fixture(autouse=True)
-def stop_members():
-    yield
-    while Member.started:
-        Member.started.pop().process.stop()
 
 
 def split(*members) -> bool:

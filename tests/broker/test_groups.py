@@ -14,8 +14,10 @@ import time
 
 import pytest
 
-from group_members import (Load, Member, committed_offsets, describe, group_records,
-                           groups_tool, wait_for, wait_for_commits_to_reach_the_end)
+# stop_members is an autouse fixture: imported, it stops what each test leaves running.
+from group_members import (Load, Member, committed_offsets, describe, group_records,  # noqa: F401
+                           groups_tool, stop_members, wait_for,
+                           wait_for_commits_to_reach_the_end)
 from harness import paths
 from harness.process import ManagedProcess
 from harness.tern import TernBroker
@@ -31,14 +33,6 @@ def broker(tmp_path_factory) -> TernBroker:
     b = TernBroker(tmp_path_factory.mktemp("tern"), GROUP_CONFIG).start()
     yield b
     b.stop()
-
-
-@pytest.fixture(autouse=True)
-def stop_members():
-    """Whatever a test leaves running (it failed, say) is stopped."""
-    yield
-    while Member.started:
-        Member.started.pop().process.stop()
 
 
 # --- librdkafka: joins, leaves, crashes ---------------------------------------------------------
