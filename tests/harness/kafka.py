@@ -42,8 +42,13 @@ auto.create.topics.enable=false
 
 
 def random_cluster_id() -> str:
-    """A cluster id as Kafka writes them: a UUID in URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A cluster id as Kafka writes them: a UUID in URL-safe base64 without padding, never
+    starting with "-" (Kafka's Uuid.randomUuid skips those: `kafka-storage format -t -x...`
+    would read the id as an option)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 class KafkaPeer:
