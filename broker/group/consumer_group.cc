@@ -107,11 +107,12 @@ ConsumerMember& ConsumerGroup::Add(ConsumerMember member) {
 }
 
 void ConsumerGroup::Remove(const std::string& member_id) {
-  const auto it = members_.find(member_id);
+  const std::string id = member_id;  // it may be the id of the member erased below
+  const auto it = members_.find(id);
   if (it == members_.end()) return;
   Release(it->second);
   members_.erase(it);
-  target_.erase(member_id);
+  target_.erase(id);
 }
 
 ConsumerMember& ConsumerGroup::Replace(const std::string& old_id, ConsumerMember member) {

@@ -216,11 +216,12 @@ void ConsumerMembership::RecordAssignment(const ConsumerGroup& group, ConsumerMe
 }
 
 void ConsumerMembership::RemoveMember(ConsumerGroup& group, const std::string& member_id) {
-  group.Remove(member_id);
+  const std::string id = member_id;  // it may be the id of the member removed below
+  group.Remove(id);
   for (auto type : {ConsumerRecordType::kCurrentMemberAssignment,
                     ConsumerRecordType::kTargetAssignmentMember,
                     ConsumerRecordType::kMemberMetadata}) {
-    Emit(group.id(), Key(type, group.id(), member_id), std::nullopt);
+    Emit(group.id(), Key(type, group.id(), id), std::nullopt);
   }
 }
 
