@@ -190,7 +190,7 @@ void ConsumerMembership::Rebalance(ConsumerGroup& group) {
        EncodeEpochValue(group.group_epoch()));
   for (const auto& [id, m] : group.members()) {
     const TopicPartitions& target = group.TargetOf(id);
-    if (target != before[id] || before[id].empty()) {
+    if (target != before[id]) {  // a member without a record has an empty target
       Emit(group.id(), Key(ConsumerRecordType::kTargetAssignmentMember, group.id(), id),
            EncodeTargetAssignmentValue(target));
     }

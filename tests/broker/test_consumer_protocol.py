@@ -197,7 +197,6 @@ def test_a_group_survives_kill_9_of_the_broker(tmp_path):
         assert sorted(m.member_id for m in after.members) == ids
         assert {m.member_id: sorted(tp.partition for tp in m.assignment.topic_partitions)
                 for m in after.members} == held
-        assert "UNKNOWN_MEMBER_ID" not in broker.log_text()
         consumed = [r for m in members for r in m.consumed()]
         assert len([r for r in consumed if r in first]) == len(first), \
             "records committed before the crash were read again"
