@@ -279,6 +279,11 @@ class Replicator:
         """Records of `topic` that are on the target, as far as a reader can see them."""
         return end_offsets(adm, self.target_topic(topic))
 
+    def written(self, adm, topic: str) -> int:
+        """Whether anything of `topic` has been written on the target yet, visible or not (the
+        copying starts there): the sum of its end offsets."""
+        return end_offsets(adm, self.target_topic(topic))
+
     def setup_target(self) -> None:
         """Creates what the replicator does not create itself on the target."""
 
