@@ -92,8 +92,9 @@ struct ReplicatorConfig {
   // commit_interval_ms: how often progress is committed (the transaction length in
   // exactly-once mode). Milliseconds, 10..60000. Default 100.
   std::int64_t commit_interval_ms = 100;
-  // max_buffered_bytes: records fetched but not yet acknowledged by the target; fetching
-  // pauses above it (back-pressure). Bytes, 1 MiB..16 GiB. Default 64 MiB.
+  // max_buffered_bytes: records fetched but not yet acknowledged by the target (a quarter
+  // prefetched by the consumer, half taken by the copy loop, a quarter in the producer's
+  // queue); fetching pauses above it (back-pressure). Bytes, 1 MiB..16 GiB. Default 64 MiB.
   std::int64_t max_buffered_bytes = 64LL * 1024 * 1024;
   // provenance_header: add a "tern.origin" header naming the source alias to every copied
   // record, and skip records whose origin is the target (loop prevention). Default true.

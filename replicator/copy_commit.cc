@@ -65,9 +65,12 @@ void CopyLoop::Impl::StepOverControlRecords() {
   if (rd_kafka_position(consumer.get(), positions.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
   for (int i = 0; i < positions->cnt; ++i) {
     const auto& tp = positions->elems[i];
-    if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR || tp.offset < 0) continue;
     Flow* flow = FindFlow(tp.topic, tp.partition);
-    if (flow != nullptr && tp.offset > flow->consumed) flow->consumed = tp.offset;
+    if (flow == nullptr) continue;
+    std::int64_t position = flow->resumed_at;
+    if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset > position) position = tp.offset;
+    // Not while records taken are still waiting for the producer: the position is past them.
+    if (flow->queued == 0 && position > flow->consumed) flow->consumed = position;
   }
 }
 
@@ -83,9 +86,20 @@ Status CopyLoop::Impl::Commit() {
       }
       in_transaction = true;
     }
-    rd_kafka_resp_err_t err =
-        rd_kafka_flush(producer.get(), static_cast<int>(kTimeout.count()));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaStatus(err, "flushing the producer");
+    // Everything handed to the producer must be delivered before the commit. Meanwhile the
+    // consumer's records keep being taken (not produced: they belong to the next
+    // transaction), so its fetch queue never fills up and stalls.
+    const auto flush_deadline = Clock::now() + kTimeout;
+    for (;;) {
+      rd_kafka_resp_err_t err = rd_kafka_flush(producer.get(), 10);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || Clock::now() >= flush_deadline) {
+        return KafkaStatus(err, "flushing the producer");
+      }
+      if (!delivery_error.ok()) return delivery_error;
+      if (auto st = TakeAvailable(0); !st.ok()) return st;
+      ControlFetching();
+    }
   } else {
     rd_kafka_poll(producer.get(), 0);
   }

@@ -38,6 +38,11 @@ CopyLoop::Impl::~Impl() {
     rd_kafka_flush(producer.get(), 5000);
     producer.reset();
   }
+  for (auto& p : pending) {  // taken from the consumer, never produced: copied again later
+    if (p.headers != nullptr) rd_kafka_headers_destroy(p.headers);
+    rd_kafka_message_destroy(p.message);
+  }
+  pending.clear();
   if (source_producer) rd_kafka_flush(source_producer.get(), 5000);
   if (group_metadata != nullptr) rd_kafka_consumer_group_metadata_destroy(group_metadata);
   if (consumer) rd_kafka_consumer_close(consumer.get());
@@ -120,13 +125,16 @@ void CopyLoop::Impl::Delivered(const rd_kafka_message_t* dr, const rd_kafka_mess
 }
 
 Status CopyLoop::Impl::CreateClients() {
-  const std::int64_t half_kb = config.max_buffered_bytes / 2 / 1024;
+  // max_buffered_bytes: a quarter to the producer's queue (librdkafka keeps at most five
+  // requests in flight per broker anyway), a quarter to the consumer's fetch queue and half
+  // to `pending`, which takes what arrives while a transaction is flushed and committed.
+  const std::int64_t quarter_kb = config.max_buffered_bytes / 4 / 1024;
   Settings producer_defaults = {{"linger.ms", "5"}, {"compression.type", "lz4"}};
   Settings producer_user = producer_defaults;
   for (const auto& [k, v] : config.target.client) producer_user[k] = v;
   Settings producer_fixed = {
       {"client.id", "tern-replicator." + config.target.alias},
-      {"queue.buffering.max.kbytes", std::to_string(std::max<std::int64_t>(half_kb, 1024))},
+      {"queue.buffering.max.kbytes", std::to_string(std::max<std::int64_t>(quarter_kb, 1024))},
       {"queue.buffering.max.messages", "10000000"},
       {"acks", "all"},
   };
@@ -152,7 +160,7 @@ Status CopyLoop::Impl::CreateClients() {
       {"enable.partition.eof", "false"},
       {"auto.offset.reset", "error"},
       {"isolation.level", "read_committed"},
-      {"queued.max.messages.kbytes", std::to_string(std::max<std::int64_t>(half_kb, 1024))},
+      {"queued.max.messages.kbytes", std::to_string(std::max<std::int64_t>(quarter_kb, 1024))},
   };
   auto consumer_or = NewClient(RD_KAFKA_CONSUMER, "source consumer", config.source.client,
                                consumer_fixed, [this](rd_kafka_conf_t* conf) {
@@ -184,42 +192,99 @@ Status CopyLoop::Impl::CreateClients() {
   return Status::Ok();
 }
 
-Status CopyLoop::Impl::Handle(rd_kafka_message_t* message, const std::atomic<bool>& stop) {
+Status CopyLoop::Impl::TakeAvailable(int wait_ms) {
+  // A bounded batch, so that producing is not held up by a consumer that never runs dry.
+  for (int n = 0; n < 4096 && pending_bytes < pending_limit; ++n) {
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer.get(), wait_ms);
+    if (message == nullptr) break;
+    wait_ms = 0;
+    if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
+      Status st = ConsumerError(message);
+      rd_kafka_message_destroy(message);
+      return st;
+    }
+    Pending p{message};
+    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (Flow* flow = FindFlow(rd_kafka_topic_name(message->rkt), message->partition)) {
+        ++flow->queued;
+        pending_bytes += static_cast<std::int64_t>(message->len + message->key_len);
+        p.counted = true;
+      }
+    }
+    pending.push_back(p);
+  }
+  return Status::Ok();
+}
+
+rd_kafka_message_t* CopyLoop::Impl::PopFront() {
+  const Pending front = pending.front();
+  pending.pop_front();
+  rd_kafka_message_t* message = front.message;
+  if (front.counted) {
+    // A flow is not removed while it has records queued.
+    if (Flow* flow = FindFlow(rd_kafka_topic_name(message->rkt), message->partition)) {
+      --flow->queued;
+    }
+    pending_bytes -= static_cast<std::int64_t>(message->len + message->key_len);
+  }
+  return message;
+}
+
+Status CopyLoop::Impl::ProducePending() {
+  bool taken = true;
+  while (!pending.empty() && taken) {
+    if (auto st = ProduceFront(taken); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status CopyLoop::Impl::ProduceFront(bool& taken) {
+  taken = true;
+  Pending& front = pending.front();
+  rd_kafka_message_t* message = front.message;
+  if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    PopFront();
+    Status st = ConsumerError(message);
+    rd_kafka_message_destroy(message);
+    return st;
+  }
   Flow* flow = FindFlow(rd_kafka_topic_name(message->rkt), message->partition);
   if (flow == nullptr) {
-    rd_kafka_message_destroy(message);
+    rd_kafka_message_destroy(PopFront());
     return Status::Ok();
   }
-  rd_kafka_headers_t* headers = nullptr;
-  rd_kafka_headers_t* copied = nullptr;
-  if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    copied = rd_kafka_headers_copy(headers);
-  }
-  if (config.provenance_header) {
-    const void* origin = nullptr;
-    size_t origin_size = 0;
-    if (copied != nullptr &&
-        rd_kafka_header_get_last(copied, kOriginHeader, &origin, &origin_size) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (origin_size == config.target.alias.size() &&
-          std::memcmp(origin, config.target.alias.data(), origin_size) == 0) {
-        // It came from the target in the first place: copying it back would loop.
-        rd_kafka_headers_destroy(copied);
-        flow->consumed = message->offset + 1;
-        self.stats_.records_skipped_loop.fetch_add(1, std::memory_order_relaxed);
-        rd_kafka_message_destroy(message);
-        return Status::Ok();
-      }
-    } else {
-      if (copied == nullptr) copied = rd_kafka_headers_new(1);
-      rd_kafka_header_add(copied, kOriginHeader, -1, config.source.alias.data(),
-                          static_cast<ssize_t>(config.source.alias.size()));
+  if (!front.prepared) {
+    rd_kafka_headers_t* headers = nullptr;
+    rd_kafka_headers_t* copied = nullptr;
+    if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      copied = rd_kafka_headers_copy(headers);
     }
+    if (config.provenance_header) {
+      const void* origin = nullptr;
+      size_t origin_size = 0;
+      if (copied != nullptr &&
+          rd_kafka_header_get_last(copied, kOriginHeader, &origin, &origin_size) ==
+              RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (origin_size == config.target.alias.size() &&
+            std::memcmp(origin, config.target.alias.data(), origin_size) == 0) {
+          // It came from the target in the first place: copying it back would loop.
+          rd_kafka_headers_destroy(copied);
+          flow->consumed = message->offset + 1;
+          self.stats_.records_skipped_loop.fetch_add(1, std::memory_order_relaxed);
+          rd_kafka_message_destroy(PopFront());
+          return Status::Ok();
+        }
+      } else {
+        if (copied == nullptr) copied = rd_kafka_headers_new(1);
+        rd_kafka_header_add(copied, kOriginHeader, -1, config.source.alias.data(),
+                            static_cast<ssize_t>(config.source.alias.size()));
+      }
+    }
+    front.headers = copied != nullptr ? copied : rd_kafka_headers_new(0);
+    front.prepared = true;
   }
   if (exactly_once && !in_transaction) {
     if (rd_kafka_error_t* error = rd_kafka_begin_transaction(producer.get())) {
-      if (copied != nullptr) rd_kafka_headers_destroy(copied);
-      rd_kafka_message_destroy(message);
       return ErrorStatus(error, "beginning a transaction");
     }
     in_transaction = true;
@@ -227,33 +292,63 @@ Status CopyLoop::Impl::Handle(rd_kafka_message_t* message, const std::atomic<boo
   rd_kafka_timestamp_type_t ts_type;
   std::int64_t timestamp = rd_kafka_message_timestamp(message, &ts_type);
   if (ts_type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) timestamp = 0;
-  const std::int64_t offset = message->offset;
-  for (;;) {
-    // The value is not copied: the consumer's message stays alive until its delivery
-    // report, which destroys it.
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer.get(), RD_KAFKA_V_TOPIC(flow->target_topic.c_str()),
-        RD_KAFKA_V_PARTITION(message->partition),
-        RD_KAFKA_V_KEY(message->key, message->key_len),
-        RD_KAFKA_V_VALUE(message->payload, message->len), RD_KAFKA_V_MSGFLAGS(0),
-        RD_KAFKA_V_TIMESTAMP(timestamp),
-        RD_KAFKA_V_HEADERS(copied != nullptr ? copied : rd_kafka_headers_new(0)),
-        RD_KAFKA_V_OPAQUE(message), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !stop.load()) {
-      // Back-pressure: wait for deliveries; the consumer is not polled meanwhile, so its
-      // bounded prefetch queue stops fetching.
-      rd_kafka_poll(producer.get(), 20);
-      if (!delivery_error.ok()) break;
-      continue;
-    }
-    if (copied != nullptr) rd_kafka_headers_destroy(copied);
-    rd_kafka_message_destroy(message);
+  // The value is not copied: the consumer's message stays alive until its delivery report,
+  // which destroys it. The headers belong to the producer once it takes the record.
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      producer.get(), RD_KAFKA_V_TOPIC(flow->target_topic.c_str()),
+      RD_KAFKA_V_PARTITION(message->partition), RD_KAFKA_V_KEY(message->key, message->key_len),
+      RD_KAFKA_V_VALUE(message->payload, message->len), RD_KAFKA_V_MSGFLAGS(0),
+      RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_HEADERS(front.headers),
+      RD_KAFKA_V_OPAQUE(message), RD_KAFKA_V_END);
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    taken = false;  // back-pressure: it waits for deliveries to make room
+    return Status::Ok();
+  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return KafkaStatus(err, "producing to " + flow->target_topic);
   }
+  front.headers = nullptr;
+  PopFront();
   ++flow->in_flight;
-  flow->consumed = offset + 1;
+  flow->consumed = message->offset + 1;
   return Status::Ok();
+}
+
+void CopyLoop::Impl::ControlFetching() {
+  if (!fetch_paused && pending_bytes >= pending_limit && !flows.empty()) {
+    fetch_paused = NewPartitionList(static_cast<int>(flows.size()));
+    for (const auto& [key, f] : flows) {
+      rd_kafka_topic_partition_list_add(fetch_paused.get(), key.first.c_str(), key.second);
+    }
+    // Pausing drops what the consumer fetched and the loop has not taken yet (little: it
+    // keeps that drained); fetching resumes right after the last record taken.
+    rd_kafka_pause_partitions(consumer.get(), fetch_paused.get());
+    self.stats_.fetch_pauses.fetch_add(1, std::memory_order_relaxed);
+  } else if (fetch_paused && pending_bytes <= pending_limit / 4) {
+    ResumeFetching();
+  }
+}
+
+void CopyLoop::Impl::ResumeFetching() {
+  if (!fetch_paused) return;
+  // Only what was paused: resuming a partition that is not paused would make librdkafka
+  // drop its fetch queue and fetch from an older position.
+  rd_kafka_resume_partitions(consumer.get(), fetch_paused.get());
+  // librdkafka 2.0 does not wake the fetcher on a resume (it would wait up to a second for
+  // its next round); a seek to where each partition stands does, and changes nothing else.
+  if (rd_kafka_position(consumer.get(), fetch_paused.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    PartitionList at = NewPartitionList(fetch_paused->cnt);
+    for (int i = 0; i < fetch_paused->cnt; ++i) {
+      const auto& tp = fetch_paused->elems[i];
+      if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR || tp.offset < 0) continue;
+      rd_kafka_topic_partition_list_add(at.get(), tp.topic, tp.partition)->offset = tp.offset;
+      if (Flow* flow = FindFlow(tp.topic, tp.partition)) flow->resumed_at = tp.offset;
+    }
+    if (at->cnt > 0) {
+      KafkaError error(rd_kafka_seek_partitions(consumer.get(), at.get(), 0));
+    }
+  }
+  fetch_paused.reset();
 }
 
 Status CopyLoop::Impl::Run(const std::atomic<bool>& stop) {
@@ -273,19 +368,17 @@ Status CopyLoop::Impl::Run(const std::atomic<bool>& stop) {
     if (!in_transaction) {
       if (auto st = UpdateAssignment(); !st.ok()) return st;
     }
+    if (auto st = ProducePending(); !st.ok()) return st;
+    // With the producer's queue full, records keep being taken while there is room, then
+    // the loop waits for deliveries; otherwise it waits for records.
+    const bool producer_full = !pending.empty();
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - Clock::now());
-    const int wait_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
-    if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer.get(), wait_ms)) {
-      if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        Status st = ConsumerError(message);
-        rd_kafka_message_destroy(message);
-        if (!st.ok()) return st;
-      } else if (auto st = Handle(message, stop); !st.ok()) {
-        return st;
-      }
-    }
-    rd_kafka_poll(producer.get(), 0);
+    const int wait_ms =
+        producer_full ? 0 : static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+    if (auto st = TakeAvailable(wait_ms); !st.ok()) return st;
+    ControlFetching();
+    rd_kafka_poll(producer.get(), producer_full ? 5 : 0);
     if (!delivery_error.ok()) return delivery_error;
     if (Clock::now() >= deadline) {
       if (auto st = Commit(); !st.ok()) return st;

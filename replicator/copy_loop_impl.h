@@ -6,7 +6,9 @@
 // Private to replicator/: include copy_loop.h elsewhere.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <string>
 #include <utility>
@@ -27,6 +29,12 @@ struct CopyLoop::Flow {
   std::int64_t consumed = -1;
   // Progress last committed (store and target group).
   std::int64_t committed = -1;
+  // Records taken from the consumer and not yet handed to the producer (in `pending`).
+  std::int64_t queued = 0;
+  // The consumer's position when fetching was last resumed: the seek that wakes the fetcher
+  // leaves librdkafka without one until the next record, and transaction markers after the
+  // last record taken must still be stepped over.
+  std::int64_t resumed_at = -1;
   // Records handed to the producer and not yet acknowledged.
   std::int64_t in_flight = 0;
   // The source offset after the last acknowledged record, and the target offset after it.
@@ -61,12 +69,30 @@ struct CopyLoop::Impl {
   std::uint64_t paused_version_seen = 0;
   bool in_transaction = false;
   Status delivery_error = Status::Ok();
+  // What the consumer returned and the producer has not taken yet, in order: records (their
+  // headers prepared at the first attempt) and consumer errors, which are handled in their
+  // turn. The loop keeps the consumer's fetch queue drained into it, because librdkafka
+  // (before 2.1) stops fetching for a whole second once that queue reaches
+  // queued.max.messages.kbytes; when `pending` itself reaches its limit, fetching is paused
+  // instead, and resuming wakes the fetcher at once.
+  struct Pending {
+    rd_kafka_message_t* message = nullptr;
+    rd_kafka_headers_t* headers = nullptr;
+    bool prepared = false;
+    bool counted = false;  // in its flow's `queued` and in `pending_bytes`
+  };
+  std::deque<Pending> pending;
+  std::int64_t pending_bytes = 0;
+  const std::int64_t pending_limit;
+  // The partitions paused because `pending` is full (empty when fetching).
+  PartitionList fetch_paused;
   std::string offset_syncs_topic;
 
   explicit Impl(CopyLoop& loop)
       : self(loop),
         config(loop.config_),
         exactly_once(loop.config_.delivery == DeliveryMode::kExactlyOnce),
+        pending_limit(std::max<std::int64_t>(loop.config_.max_buffered_bytes / 2, 1 << 20)),
         offset_syncs_topic(mm2::OffsetSyncsTopic(loop.config_.target.alias)) {}
 
   ~Impl();
@@ -115,8 +141,23 @@ struct CopyLoop::Impl {
   // loudly and counted, and copying continues from the source's first record.
   Status HandleOutOfRange(Flow& flow);
 
-  // Takes one consumed record: copies it (or skips it when it came from the target).
-  Status Handle(rd_kafka_message_t* message, const std::atomic<bool>& stop);
+  // Appends what the consumer has ready to `pending` (the first poll waits up to
+  // `wait_ms`), as long as `pending` is below its limit.
+  Status TakeAvailable(int wait_ms);
+
+  // Hands `pending` to the producer in order until it is empty or the producer's queue is
+  // full. A record from the target is skipped (loop prevention); an error is handled.
+  Status ProducePending();
+
+  // Hands the first of `pending` on; false (and it stays) when the producer's queue is full.
+  Status ProduceFront(bool& taken);
+
+  // Removes the first of `pending` from the counts (not the message itself).
+  rd_kafka_message_t* PopFront();
+
+  // Pauses fetching while `pending` is at its limit; resumes once it is down to a quarter.
+  void ControlFetching();
+  void ResumeFetching();
 
   // What each flow's committed progress becomes now.
   std::int64_t CommitPosition(const Flow& f) const;

@@ -142,6 +142,7 @@ Status CopyLoop::Impl::UpdateAssignment() {
   auto [topics, version] = self.topics_.Current();
   auto [paused, paused_version] = self.paused_.Current();
   if (version == topics_version && paused_version == paused_version_seen) return Status::Ok();
+  ResumeFetching();  // the assignment changes: nothing stays paused across it
   std::map<std::pair<std::string, std::int32_t>, std::string> wanted;
   for (const auto& t : *topics) {
     if (paused.contains(t.source)) continue;
@@ -160,8 +161,14 @@ Status CopyLoop::Impl::UpdateAssignment() {
     added.push_back(std::move(f));
   }
   PartitionList removed = NewPartitionList();
+  bool deferred = false;  // a flow to stop still has records queued or in flight
   for (auto it = flows.begin(); it != flows.end();) {
-    if (wanted.contains(it->first) || it->second.in_flight > 0 || !it->second.runs.empty()) {
+    if (wanted.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    if (it->second.in_flight > 0 || it->second.queued > 0 || !it->second.runs.empty()) {
+      deferred = true;
       ++it;
       continue;
     }
@@ -174,6 +181,7 @@ Status CopyLoop::Impl::UpdateAssignment() {
     KafkaError error(rd_kafka_incremental_unassign(consumer.get(), removed.get()));
   }
   if (auto st = StartFlows(std::move(added)); !st.ok()) return st;
+  if (deferred) return Status::Ok();  // looked at again next time
   topics_version = version;
   paused_version_seen = paused_version;
   return Status::Ok();
@@ -208,6 +216,7 @@ Status CopyLoop::Impl::HandleOutOfRange(Flow& flow) {
                   "new log from its start ({}) after what is on the target",
                   name, high, position, low);
   }
+  ResumeFetching();  // the partition is assigned again below
   // With auto.offset.reset=error librdkafka has stopped fetching the partition by now, and
   // a seek does not restart a stopped partition (rd_kafka_seek_partitions() succeeds but
   // fails that partition with _STATE): assign it again at the new position instead.
@@ -223,6 +232,7 @@ Status CopyLoop::Impl::HandleOutOfRange(Flow& flow) {
                                rd_kafka_error_string(error.get()));
   }
   flow.consumed = low;
+  flow.resumed_at = -1;  // a position of the old log
   return Status::Ok();
 }
 

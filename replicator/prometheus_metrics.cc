@@ -53,6 +53,10 @@ class StatsCollector final : public prometheus::Collectable {
         Counter("tern_replicator_source_resets_total",
                 "Source partitions found re-created or truncated below the replicated offset",
                 s.source_resets.load()),
+        Counter("tern_replicator_fetch_pauses_total",
+                "Times fetching from the source paused for back-pressure: the target took "
+                "records slower than the source gave them",
+                s.fetch_pauses.load()),
         Counter("tern_replicator_commits_total",
                 "Progress commits (transactions in exactly-once mode)", s.commits.load()),
         Counter("tern_replicator_restarts_total",

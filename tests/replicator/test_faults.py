@@ -8,7 +8,9 @@
 - two replicators in opposite directions on the same topic (identity naming) copy each record
   once: the provenance header stops records from travelling back;
 - a target that does not exist yet: the replicator keeps retrying and replicates once a cluster
-  comes up at that address.
+  comes up at that address;
+- a target that takes records slower than the source gives them, with the smallest buffer: the
+  copy loop pauses fetching over and over and still copies every committed record once.
 """
 
 from __future__ import annotations
@@ -179,3 +181,42 @@ def test_a_target_that_comes_up_late_is_replicated_to(kafka_pair, tmp_path):
         stopped = r.stop()
         late.stop()
     assert stopped == 0
+
+
+@pytest.mark.timeout(300)
+def test_back_pressure_with_the_smallest_buffer_copies_every_record_once(kafka_pair, tmp_path):
+    """max_buffered_bytes at its 1 MiB minimum and a source 40 times that, written in
+    transactions (every fifth aborted, so its log holds markers and aborted records to step
+    over): the producer's queue fills, then the copy loop's own, fetching is paused and resumed
+    at the position of the last record taken, again and again. Exactly-once, the target must
+    hold each committed record once, in order."""
+    from confluent_kafka import Producer
+    src, dst = kafka_pair.source.bootstrap, kafka_pair.target.bootstrap
+    create_topic(src, "squeezed", 3)
+    p = Producer({"bootstrap.servers": src, "transactional.id": "tern-tests.squeezed",
+                  "linger.ms": 20})
+    p.init_transactions(30)
+    payload = bytes(range(256)) * 8  # 2 KiB
+    for t in range(40):
+        p.begin_transaction()
+        for n in range(500):
+            p.produce("squeezed", key=b"%d-%d" % (t, n), value=payload + b"%d-%d" % (t, n),
+                      partition=n % 3)
+            p.poll(0)
+        p.flush(30)
+        if t % 5 == 4:
+            p.abort_transaction(30)
+        else:
+            p.commit_transaction(30)
+    source = consume_all(src, "squeezed")
+    assert sum(len(v) for v in source.values()) == 32 * 500
+    port = free_port()
+    r = kafka_pair.replicator(tmp_path / "replicator", topics={"include": ["squeezed"]},
+                              transactional_id="tern-replicator.squeezed",
+                              max_buffered_bytes=1048576,
+                              metrics={"listen": f"127.0.0.1:{port}"}).start()
+    wait_caught_up(r, {"squeezed": "squeezed"}, timeout=240)
+    assert metric(port, "tern_replicator_fetch_pauses_total") > 0, \
+        "fetching was never paused: the test did not exercise back-pressure"
+    assert_replicated(source, consume_all(dst, "squeezed"), "src", what="squeezed")
+    assert r.stop() == 0
