@@ -335,14 +335,20 @@ void CopyLoop::Impl::ResumeFetching() {
   // drop its fetch queue and fetch from an older position.
   rd_kafka_resume_partitions(consumer.get(), fetch_paused.get());
   // librdkafka 2.0 does not wake the fetcher on a resume (it would wait up to a second for
-  // its next round); a seek to where each partition stands does, and changes nothing else.
+  // its next round); a seek to where each partition stands does. The seek leaves librdkafka
+  // without a position until the next record: `resumed_at` keeps it, also for the next
+  // resume if no record comes in between.
   if (rd_kafka_position(consumer.get(), fetch_paused.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     PartitionList at = NewPartitionList(fetch_paused->cnt);
     for (int i = 0; i < fetch_paused->cnt; ++i) {
       const auto& tp = fetch_paused->elems[i];
-      if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR || tp.offset < 0) continue;
-      rd_kafka_topic_partition_list_add(at.get(), tp.topic, tp.partition)->offset = tp.offset;
-      if (Flow* flow = FindFlow(tp.topic, tp.partition)) flow->resumed_at = tp.offset;
+      Flow* flow = FindFlow(tp.topic, tp.partition);
+      if (flow == nullptr) continue;
+      std::int64_t position = flow->resumed_at;
+      if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset >= 0) position = tp.offset;
+      if (position < 0) continue;  // nothing taken yet: it starts where it was assigned
+      rd_kafka_topic_partition_list_add(at.get(), tp.topic, tp.partition)->offset = position;
+      flow->resumed_at = position;
     }
     if (at->cnt > 0) {
       KafkaError error(rd_kafka_seek_partitions(consumer.get(), at.get(), 0));
