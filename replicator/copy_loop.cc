@@ -205,10 +205,10 @@ Status CopyLoop::Impl::TakeAvailable(int wait_ms) {
     }
     Pending p{message};
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (Flow* flow = FindFlow(rd_kafka_topic_name(message->rkt), message->partition)) {
-        ++flow->queued;
+      p.flow = FindFlow(rd_kafka_topic_name(message->rkt), message->partition);
+      if (p.flow != nullptr) {
+        ++p.flow->queued;
         pending_bytes += static_cast<std::int64_t>(message->len + message->key_len);
-        p.counted = true;
       }
     }
     pending.push_back(p);
@@ -220,11 +220,8 @@ rd_kafka_message_t* CopyLoop::Impl::PopFront() {
   const Pending front = pending.front();
   pending.pop_front();
   rd_kafka_message_t* message = front.message;
-  if (front.counted) {
-    // A flow is not removed while it has records queued.
-    if (Flow* flow = FindFlow(rd_kafka_topic_name(message->rkt), message->partition)) {
-      --flow->queued;
-    }
+  if (front.flow != nullptr) {
+    --front.flow->queued;
     pending_bytes -= static_cast<std::int64_t>(message->len + message->key_len);
   }
   return message;
@@ -248,7 +245,7 @@ Status CopyLoop::Impl::ProduceFront(bool& taken) {
     rd_kafka_message_destroy(message);
     return st;
   }
-  Flow* flow = FindFlow(rd_kafka_topic_name(message->rkt), message->partition);
+  Flow* flow = front.flow;
   if (flow == nullptr) {
     rd_kafka_message_destroy(PopFront());
     return Status::Ok();

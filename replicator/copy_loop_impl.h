@@ -79,7 +79,10 @@ struct CopyLoop::Impl {
     rd_kafka_message_t* message = nullptr;
     rd_kafka_headers_t* headers = nullptr;
     bool prepared = false;
-    bool counted = false;  // in its flow's `queued` and in `pending_bytes`
+    // Its flow, found when it was taken (counted in the flow's `queued` and in
+    // `pending_bytes`; a flow is not removed while it has records queued); null for an error
+    // or a record of a partition no longer copied.
+    Flow* flow = nullptr;
   };
   std::deque<Pending> pending;
   std::int64_t pending_bytes = 0;
