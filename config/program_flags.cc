@@ -41,6 +41,10 @@ void DefineReplicatorFlags(CLI::App& app, ReplicatorFlags& flags) {
   app.add_option("--config", flags.config_file, "YAML configuration file")
       ->required()
       ->check(CLI::ExistingFile);
+  app.add_option("--log-level", flags.log_level,
+                 "trace, debug, info, warn or error (debug also shows the lines of "
+                 "librdkafka's `debug` setting)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
 
 void DefineTernctlFlags(CLI::App& app, TernctlFlags& flags) {

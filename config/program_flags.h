@@ -22,7 +22,8 @@ void DefineBrokerFlags(CLI::App& app, BrokerFlags& flags);
 
 // tern-replicator --config FILE
 struct ReplicatorFlags {
-  std::string config_file;  // required; must exist
+  std::string config_file;         // required; must exist
+  std::string log_level = "info";  // trace, debug, info, warn or error
 };
 void DefineReplicatorFlags(CLI::App& app, ReplicatorFlags& flags);
 

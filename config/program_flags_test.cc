@@ -120,6 +120,20 @@ TEST(ReplicatorFlagsTest, ConfigIsRequired) {
   EXPECT_THAT(p.err, HasSubstr("--config"));
 }
 
+TEST(ReplicatorFlagsTest, LogLevelIsCheckedAndDefaultsToInfo) {
+  ReplicatorFlags flags;
+  auto p = Parse("tern-replicator", DefineReplicatorFlags, flags,
+                 {"--config", "/dev/null", "--log-level", "loud"});
+  ExpectOneLineError(p, "tern-replicator");
+  EXPECT_THAT(p.err, HasSubstr("loud"));
+  EXPECT_EQ(flags.log_level, "info");
+  ReplicatorFlags debug;
+  auto q = Parse("tern-replicator", DefineReplicatorFlags, debug,
+                 {"--config", "/dev/null", "--log-level", "debug"});
+  EXPECT_FALSE(q.exit_code.has_value()) << q.err;
+  EXPECT_EQ(debug.log_level, "debug");
+}
+
 TEST(TernctlFlagsTest, DefaultsApplyAndBadOutputIsRefused) {
   TernctlFlags flags;
   auto p = Parse("ternctl", DefineTernctlFlags, flags, {"--output", "xml"});

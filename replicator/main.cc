@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   tern::ReplicatorFlags flags;
   tern::DefineReplicatorFlags(app, flags);
   if (auto code = tern::ParseCommandLine(app, argc, argv, std::cout, std::cerr)) return *code;
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
 
   const auto loaded = tern::LoadReplicatorConfig(flags.config_file);
   if (!loaded.ok()) return Fail(loaded.status().message(), kConfigError);
