@@ -12,12 +12,13 @@ std::int64_t CopyLoop::Impl::CommitPosition(const Flow& f) const {
   return f.delivered;
 }
 
-Status CopyLoop::Impl::ProduceSyncs(rd_kafka_t* rk, const std::vector<mm2::OffsetSync>& syncs) {
+Status CopyLoop::Impl::ProduceSyncs(rd_kafka_t* rk, rd_kafka_topic_t* topic,
+                                    const std::vector<mm2::OffsetSync>& syncs) {
   for (const auto& sync : syncs) {
     auto kv = mm2::Encode(sync);
     for (;;) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk, RD_KAFKA_V_TOPIC(offset_syncs_topic.c_str()), RD_KAFKA_V_PARTITION(0),
+          rk, RD_KAFKA_V_RKT(topic), RD_KAFKA_V_PARTITION(0),
           RD_KAFKA_V_KEY(kv.key.data(), kv.key.size()),
           RD_KAFKA_V_VALUE(kv.value.data(), kv.value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
@@ -91,7 +92,7 @@ Status CopyLoop::Impl::Commit() {
     // transaction), so its fetch queue never fills up and stalls.
     const auto flush_deadline = Clock::now() + kTimeout;
     for (;;) {
-      rd_kafka_resp_err_t err = rd_kafka_flush(producer.get(), 10);
+      rd_kafka_resp_err_t err = rd_kafka_flush(producer.get(), 2);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || Clock::now() >= flush_deadline) {
         return KafkaStatus(err, "flushing the producer");
@@ -127,7 +128,7 @@ Status CopyLoop::Impl::Commit() {
   }
   if (!source_producer) {
     // On the target, the offset-syncs ride in the same transaction as the data.
-    if (auto st = ProduceSyncs(producer.get(), syncs); !st.ok()) return st;
+    if (auto st = ProduceSyncs(producer.get(), offset_syncs.get(), syncs); !st.ok()) return st;
   }
   if (exactly_once && offsets->cnt > 0) {
     if (rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(
@@ -162,7 +163,8 @@ Status CopyLoop::Impl::Commit() {
   if (source_producer) {
     // On the source they follow the commit; they serve MirrorMaker 2's tooling only, so a
     // failure is worth a warning, not a restart.
-    if (auto st = ProduceSyncs(source_producer.get(), syncs); !st.ok()) {
+    if (auto st = ProduceSyncs(source_producer.get(), source_offset_syncs.get(), syncs);
+        !st.ok()) {
       self.stats_.offset_sync_failures.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("offset-syncs on the source: {}", st.message());
     }

@@ -24,6 +24,11 @@ std::pair<std::shared_ptr<const std::vector<ReplicatedTopic>>, std::uint64_t> To
   return {topics_, version_};
 }
 
+Status CopyLoop::Impl::TopicHandleError(const std::string& topic) {
+  return Status::Unavailable("opening topic " + topic + " on the producer: " +
+                             rd_kafka_err2str(rd_kafka_last_error()));
+}
+
 Status CopyLoop::Impl::ErrorStatus(rd_kafka_error_t* error, const std::string& what) {
   KafkaError owned(error);
   return Status::Unavailable(what + ": " + rd_kafka_error_string(error));
@@ -36,6 +41,8 @@ CopyLoop::Impl::~Impl() {
   if (producer) {
     rd_kafka_purge(producer.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(producer.get(), 5000);
+    for (auto& [key, f] : flows) f.target.reset();  // topic handles go before their producer
+    offset_syncs.reset();
     producer.reset();
   }
   for (auto& p : pending) {  // taken from the consumer, never produced: copied again later
@@ -44,6 +51,7 @@ CopyLoop::Impl::~Impl() {
   }
   pending.clear();
   if (source_producer) rd_kafka_flush(source_producer.get(), 5000);
+  source_offset_syncs.reset();
   if (group_metadata != nullptr) rd_kafka_consumer_group_metadata_destroy(group_metadata);
   if (consumer) rd_kafka_consumer_close(consumer.get());
   if (progress_client) rd_kafka_consumer_close(progress_client.get());
@@ -151,6 +159,8 @@ Status CopyLoop::Impl::CreateClients() {
                                });
   if (!producer_or.ok()) return producer_or.status();
   producer = std::move(producer_or).value();
+  offset_syncs = NewTopicHandle(producer.get(), offset_syncs_topic);
+  if (!offset_syncs) return TopicHandleError(offset_syncs_topic);
 
   Settings consumer_fixed = {
       {"client.id", "tern-replicator." + config.source.alias},
@@ -162,6 +172,7 @@ Status CopyLoop::Impl::CreateClients() {
       {"isolation.level", "read_committed"},
       {"queued.max.messages.kbytes", std::to_string(std::max<std::int64_t>(quarter_kb, 1024))},
   };
+  fetch_queue_bytes = std::max<std::int64_t>(quarter_kb, 1024) * 1024;
   auto consumer_or = NewClient(RD_KAFKA_CONSUMER, "source consumer", config.source.client,
                                consumer_fixed, [this](rd_kafka_conf_t* conf) {
                                  rd_kafka_conf_set_throttle_cb(conf, &Impl::OnSourceThrottle);
@@ -188,16 +199,31 @@ Status CopyLoop::Impl::CreateClients() {
         });
     if (!syncs_or.ok()) return syncs_or.status();
     source_producer = std::move(syncs_or).value();
+    source_offset_syncs = NewTopicHandle(source_producer.get(), offset_syncs_topic);
+    if (!source_offset_syncs) return TopicHandleError(offset_syncs_topic);
   }
   return Status::Ok();
 }
 
 Status CopyLoop::Impl::TakeAvailable(int wait_ms) {
-  // A bounded batch, so that producing is not held up by a consumer that never runs dry.
-  for (int n = 0; n < 4096 && pending_bytes < pending_limit; ++n) {
+  // All there is, up to the limit: a fetch response on loopback brings megabytes at once,
+  // and librdkafka's own queue must not fill up.
+  while (pending_bytes < pending_limit) {
     rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer.get(), wait_ms);
-    if (message == nullptr) break;
+    if (message == nullptr) {
+      if (taken_since_dry >= fetch_queue_bytes && !fetch_paused && !flows.empty()) {
+        PartitionList all = NewPartitionList(static_cast<int>(flows.size()));
+        for (const auto& [key, f] : flows) {
+          rd_kafka_topic_partition_list_add(all.get(), key.first.c_str(), key.second);
+        }
+        WakeFetcher(all.get());
+        self.stats_.fetch_wakeups.fetch_add(1, std::memory_order_relaxed);
+      }
+      taken_since_dry = 0;
+      break;
+    }
     wait_ms = 0;
+    taken_since_dry += static_cast<std::int64_t>(message->len + message->key_len);
     if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
       Status st = ConsumerError(message);
       rd_kafka_message_destroy(message);
@@ -292,7 +318,7 @@ Status CopyLoop::Impl::ProduceFront(bool& taken) {
   // The value is not copied: the consumer's message stays alive until its delivery report,
   // which destroys it. The headers belong to the producer once it takes the record.
   rd_kafka_resp_err_t err = rd_kafka_producev(
-      producer.get(), RD_KAFKA_V_TOPIC(flow->target_topic.c_str()),
+      producer.get(), RD_KAFKA_V_RKT(flow->target.get()),
       RD_KAFKA_V_PARTITION(message->partition), RD_KAFKA_V_KEY(message->key, message->key_len),
       RD_KAFKA_V_VALUE(message->payload, message->len), RD_KAFKA_V_MSGFLAGS(0),
       RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_HEADERS(front.headers),
@@ -331,27 +357,31 @@ void CopyLoop::Impl::ResumeFetching() {
   // Only what was paused: resuming a partition that is not paused would make librdkafka
   // drop its fetch queue and fetch from an older position.
   rd_kafka_resume_partitions(consumer.get(), fetch_paused.get());
-  // librdkafka 2.0 does not wake the fetcher on a resume (it would wait up to a second for
-  // its next round); a seek to where each partition stands does. The seek leaves librdkafka
-  // without a position until the next record: `resumed_at` keeps it, also for the next
-  // resume if no record comes in between.
-  if (rd_kafka_position(consumer.get(), fetch_paused.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    PartitionList at = NewPartitionList(fetch_paused->cnt);
-    for (int i = 0; i < fetch_paused->cnt; ++i) {
-      const auto& tp = fetch_paused->elems[i];
-      Flow* flow = FindFlow(tp.topic, tp.partition);
-      if (flow == nullptr) continue;
-      std::int64_t position = flow->resumed_at;
-      if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset >= 0) position = tp.offset;
-      if (position < 0) continue;  // nothing taken yet: it starts where it was assigned
-      rd_kafka_topic_partition_list_add(at.get(), tp.topic, tp.partition)->offset = position;
-      flow->resumed_at = position;
-    }
-    if (at->cnt > 0) {
-      KafkaError error(rd_kafka_seek_partitions(consumer.get(), at.get(), 0));
-    }
-  }
+  // librdkafka 2.0 does not wake the fetcher on a resume either (it would wait up to a
+  // second for its next round).
+  WakeFetcher(fetch_paused.get());
   fetch_paused.reset();
+}
+
+void CopyLoop::Impl::WakeFetcher(const rd_kafka_topic_partition_list_t* partitions) {
+  PartitionList positions(rd_kafka_topic_partition_list_copy(partitions));
+  if (rd_kafka_position(consumer.get(), positions.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  // The seek leaves librdkafka without a position until the next record: `resumed_at` keeps
+  // it, also for the next seek if no record comes in between.
+  PartitionList at = NewPartitionList(positions->cnt);
+  for (int i = 0; i < positions->cnt; ++i) {
+    const auto& tp = positions->elems[i];
+    Flow* flow = FindFlow(tp.topic, tp.partition);
+    if (flow == nullptr) continue;
+    std::int64_t position = flow->resumed_at;
+    if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset >= 0) position = tp.offset;
+    if (position < 0) continue;  // nothing taken yet: it starts where it was assigned
+    rd_kafka_topic_partition_list_add(at.get(), tp.topic, tp.partition)->offset = position;
+    flow->resumed_at = position;
+  }
+  if (at->cnt > 0) {
+    KafkaError error(rd_kafka_seek_partitions(consumer.get(), at.get(), 0));
+  }
 }
 
 Status CopyLoop::Impl::Run(const std::atomic<bool>& stop) {

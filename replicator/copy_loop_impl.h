@@ -24,6 +24,7 @@ namespace tern::replicator {
 struct CopyLoop::Flow {
   SourcePartition source;
   std::string target_topic;
+  TopicHandle target;  // on the producer
   // The source offset after the last record taken from the consumer (copied or skipped);
   // -1 until known (a partition started from the beginning learns it from its first record).
   std::int64_t consumed = -1;
@@ -55,6 +56,8 @@ struct CopyLoop::Impl {
   static constexpr std::chrono::milliseconds kStableProgressWait{15000};
   // Takes ownership of `error`; Unavailable("<what>: <error>").
   static Status ErrorStatus(rd_kafka_error_t* error, const std::string& what);
+  // Unavailable("opening topic <topic> on the producer: <librdkafka's last error>").
+  static Status TopicHandleError(const std::string& topic);
 
   CopyLoop& self;
   const ReplicatorConfig& config;
@@ -89,7 +92,13 @@ struct CopyLoop::Impl {
   const std::int64_t pending_limit;
   // The partitions paused because `pending` is full (empty when fetching).
   PartitionList fetch_paused;
+  // Bytes taken from the consumer since its queue was last found empty: once that is as much
+  // as the queue holds, the queue has been full and fetching may be stalled.
+  std::int64_t taken_since_dry = 0;
+  std::int64_t fetch_queue_bytes = 0;  // queued.max.messages.kbytes, in bytes
   std::string offset_syncs_topic;
+  TopicHandle offset_syncs;         // on `producer`
+  TopicHandle source_offset_syncs;  // on `source_producer`
 
   explicit Impl(CopyLoop& loop)
       : self(loop),
@@ -145,7 +154,8 @@ struct CopyLoop::Impl {
   Status HandleOutOfRange(Flow& flow);
 
   // Appends what the consumer has ready to `pending` (the first poll waits up to
-  // `wait_ms`), as long as `pending` is below its limit.
+  // `wait_ms`), as long as `pending` is below its limit. When that empties a queue which
+  // had filled up, it wakes the fetcher.
   Status TakeAvailable(int wait_ms);
 
   // Hands `pending` to the producer in order until it is empty or the producer's queue is
@@ -162,10 +172,17 @@ struct CopyLoop::Impl {
   void ControlFetching();
   void ResumeFetching();
 
+  // librdkafka 2.0 stops fetching a partition whose fetch queue reached
+  // queued.max.messages.kbytes and looks at it again only after a second, however soon the
+  // queue is drained; a seek to where the partition stands makes it fetch at once. The seek
+  // drops what is queued for the partition, so this is for partitions with nothing queued.
+  void WakeFetcher(const rd_kafka_topic_partition_list_t* partitions);
+
   // What each flow's committed progress becomes now.
   std::int64_t CommitPosition(const Flow& f) const;
 
-  Status ProduceSyncs(rd_kafka_t* rk, const std::vector<mm2::OffsetSync>& syncs);
+  Status ProduceSyncs(rd_kafka_t* rk, rd_kafka_topic_t* topic,
+                      const std::vector<mm2::OffsetSync>& syncs);
 
   // Publishes each flow's progress and the source end librdkafka last saw (no request).
   void PublishStatus();

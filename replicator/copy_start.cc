@@ -18,6 +18,8 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
   std::vector<RebuildRequest> behind;
   for (std::size_t i = 0; i < added.size(); ++i) {
     Flow& f = added[i];
+    f.target = NewTopicHandle(producer.get(), f.target_topic);
+    if (!f.target) return TopicHandleError(f.target_topic);
     const auto& tp = targets->elems[i];
     const std::int64_t on_target = tp.err == RD_KAFKA_RESP_ERR_NO_ERROR ? tp.offset : -1;
     auto stored = self.store_.Progress(f.source);

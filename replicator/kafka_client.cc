@@ -74,6 +74,13 @@ Result<KafkaHandle> NewClient(rd_kafka_type_t type, const std::string& name,
   return KafkaHandle(rk);
 }
 
+TopicHandle NewTopicHandle(rd_kafka_t* producer, const std::string& topic) {
+  return TopicHandle(rd_kafka_topic_new(producer, topic.c_str(), nullptr),
+                     [](rd_kafka_topic_t* rkt) {
+                       if (rkt != nullptr) rd_kafka_topic_destroy(rkt);
+                     });
+}
+
 PartitionList NewPartitionList(int capacity) {
   return PartitionList(rd_kafka_topic_partition_list_new(capacity));
 }

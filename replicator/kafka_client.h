@@ -35,6 +35,14 @@ struct ErrorDeleter {
 };
 using KafkaError = std::unique_ptr<rd_kafka_error_t, ErrorDeleter>;
 
+// A producer's handle on one topic, shared by the flows that write to it; it must go before
+// its producer does.
+using TopicHandle = std::shared_ptr<rd_kafka_topic_t>;
+
+// Looks the topic's partition leaders up at once: a record produced by topic name to a
+// topic the producer has not seen waits for its next periodic scan, up to a second.
+TopicHandle NewTopicHandle(rd_kafka_t* producer, const std::string& topic);
+
 using Settings = std::map<std::string, std::string>;
 
 // Creates a client. `user` are the operator's settings for the cluster (passed through);

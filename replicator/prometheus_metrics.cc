@@ -57,6 +57,10 @@ class StatsCollector final : public prometheus::Collectable {
                 "Times fetching from the source paused for back-pressure: the target took "
                 "records slower than the source gave them",
                 s.fetch_pauses.load()),
+        Counter("tern_replicator_fetch_wakeups_total",
+                "Times the source fetcher was woken after the consumer's fetch queue had "
+                "filled up",
+                s.fetch_wakeups.load()),
         Counter("tern_replicator_commits_total",
                 "Progress commits (transactions in exactly-once mode)", s.commits.load()),
         Counter("tern_replicator_restarts_total",

@@ -105,6 +105,9 @@ struct EngineStats {
   std::atomic<std::int64_t> source_resets{0};
   // Times fetching paused because the target took records slower than the source gave them.
   std::atomic<std::int64_t> fetch_pauses{0};
+  // Times the fetcher was woken after the consumer's own queue had filled up (librdkafka 2.0
+  // would otherwise wait a second before fetching again).
+  std::atomic<std::int64_t> fetch_wakeups{0};
   std::atomic<std::int64_t> commits{0};        // transactions (or progress commits) done
   std::atomic<std::int64_t> last_commit_ms{0};  // wall clock of the last commit
   std::atomic<std::int64_t> restarts{0};       // copy loop restarts after an error
