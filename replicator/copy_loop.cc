@@ -53,6 +53,7 @@ CopyLoop::Impl::~Impl() {
   if (source_producer) rd_kafka_flush(source_producer.get(), 5000);
   source_offset_syncs.reset();
   if (group_metadata != nullptr) rd_kafka_consumer_group_metadata_destroy(group_metadata);
+  fetch_queue.reset();
   if (consumer) rd_kafka_consumer_close(consumer.get());
   if (progress_client) rd_kafka_consumer_close(progress_client.get());
 }
@@ -181,6 +182,8 @@ Status CopyLoop::Impl::CreateClients() {
   if (!consumer_or.ok()) return consumer_or.status();
   consumer = std::move(consumer_or).value();
   rd_kafka_poll_set_consumer(consumer.get());
+  fetch_queue.reset(rd_kafka_queue_get_consumer(consumer.get()));
+  if (!fetch_queue) return Status::Internal("the source consumer has no consumer queue");
 
   auto progress_or = NewClient(
       RD_KAFKA_CONSUMER, "target progress client", config.target.client,
@@ -206,24 +209,35 @@ Status CopyLoop::Impl::CreateClients() {
 }
 
 Status CopyLoop::Impl::TakeAvailable(int wait_ms) {
+  // Near its limit (a fetch response may have been refused room since), counting records
+  // at the mean size taken so far; the loop comes here right after its other work, when the
+  // queue is fullest.
+  const std::int64_t mean = taken_records > 0 ? taken_bytes / taken_records + 1 : 1024;
+  if (static_cast<std::int64_t>(rd_kafka_queue_length(fetch_queue.get())) * mean >=
+      fetch_queue_bytes / 4 * 3) {
+    fetch_queue_filled = true;
+  }
   // All there is, up to the limit: a fetch response on loopback brings megabytes at once,
   // and librdkafka's own queue must not fill up.
   while (pending_bytes < pending_limit) {
     rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer.get(), wait_ms);
     if (message == nullptr) {
-      if (taken_since_dry >= fetch_queue_bytes && !fetch_paused && !flows.empty()) {
+      // Empty, so the seek drops nothing; while paused, the resume seeks anyway.
+      if (fetch_queue_filled && !fetch_paused && !flows.empty()) {
         PartitionList all = NewPartitionList(static_cast<int>(flows.size()));
         for (const auto& [key, f] : flows) {
           rd_kafka_topic_partition_list_add(all.get(), key.first.c_str(), key.second);
         }
         WakeFetcher(all.get());
         self.stats_.fetch_wakeups.fetch_add(1, std::memory_order_relaxed);
+        spdlog::debug("source consumer: its fetch queue had filled up; woke the fetcher");
       }
-      taken_since_dry = 0;
+      fetch_queue_filled = false;
       break;
     }
     wait_ms = 0;
-    taken_since_dry += static_cast<std::int64_t>(message->len + message->key_len);
+    ++taken_records;
+    taken_bytes += static_cast<std::int64_t>(message->len + message->key_len);
     if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
       Status st = ConsumerError(message);
       rd_kafka_message_destroy(message);

@@ -92,10 +92,16 @@ struct CopyLoop::Impl {
   const std::int64_t pending_limit;
   // The partitions paused because `pending` is full (empty when fetching).
   PartitionList fetch_paused;
-  // Bytes taken from the consumer since its queue was last found empty: once that is as much
-  // as the queue holds, the queue has been full and fetching may be stalled.
-  std::int64_t taken_since_dry = 0;
-  std::int64_t fetch_queue_bytes = 0;  // queued.max.messages.kbytes, in bytes
+  // The consumer's fetch queue (every partition's is forwarded to it), its limit
+  // (queued.max.messages.kbytes, in bytes), and whether it has been near that limit since it
+  // was last found empty: then fetching may be stalled.
+  QueueHandle fetch_queue;
+  std::int64_t fetch_queue_bytes = 0;
+  bool fetch_queue_filled = false;
+  // Records and bytes taken from the consumer: their mean size turns the queue's length
+  // (records) into bytes.
+  std::int64_t taken_records = 0;
+  std::int64_t taken_bytes = 0;
   std::string offset_syncs_topic;
   TopicHandle offset_syncs;         // on `producer`
   TopicHandle source_offset_syncs;  // on `source_producer`

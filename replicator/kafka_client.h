@@ -35,6 +35,11 @@ struct ErrorDeleter {
 };
 using KafkaError = std::unique_ptr<rd_kafka_error_t, ErrorDeleter>;
 
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+};
+using QueueHandle = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
+
 // A producer's handle on one topic, shared by the flows that write to it; it must go before
 // its producer does.
 using TopicHandle = std::shared_ptr<rd_kafka_topic_t>;
