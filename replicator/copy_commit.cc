@@ -59,10 +59,7 @@ void CopyLoop::Impl::PublishStatus() {
 
 void CopyLoop::Impl::StepOverControlRecords() {
   if (flows.empty()) return;
-  PartitionList positions = NewPartitionList(static_cast<int>(flows.size()));
-  for (const auto& [key, f] : flows) {
-    rd_kafka_topic_partition_list_add(positions.get(), key.first.c_str(), key.second);
-  }
+  PartitionList positions = FlowPartitions();
   if (rd_kafka_position(consumer.get(), positions.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
   for (int i = 0; i < positions->cnt; ++i) {
     const auto& tp = positions->elems[i];

@@ -58,6 +58,14 @@ CopyLoop::Impl::~Impl() {
   if (progress_client) rd_kafka_consumer_close(progress_client.get());
 }
 
+PartitionList CopyLoop::Impl::FlowPartitions() const {
+  PartitionList list = NewPartitionList(static_cast<int>(flows.size()));
+  for (const auto& [key, f] : flows) {
+    rd_kafka_topic_partition_list_add(list.get(), key.first.c_str(), key.second);
+  }
+  return list;
+}
+
 CopyLoop::Flow* CopyLoop::Impl::FindFlow(const char* topic, std::int32_t partition) {
   auto it = flows.find({topic, partition});
   return it == flows.end() ? nullptr : &it->second;
@@ -137,13 +145,14 @@ Status CopyLoop::Impl::CreateClients() {
   // max_buffered_bytes: a quarter to the producer's queue (librdkafka keeps at most five
   // requests in flight per broker anyway), a quarter to the consumer's fetch queue and half
   // to `pending`, which takes what arrives while a transaction is flushed and committed.
-  const std::int64_t quarter_kb = config.max_buffered_bytes / 4 / 1024;
+  const std::int64_t quarter_kb =
+      std::max<std::int64_t>(config.max_buffered_bytes / 4 / 1024, 1024);
   Settings producer_defaults = {{"linger.ms", "5"}, {"compression.type", "lz4"}};
   Settings producer_user = producer_defaults;
   for (const auto& [k, v] : config.target.client) producer_user[k] = v;
   Settings producer_fixed = {
       {"client.id", "tern-replicator." + config.target.alias},
-      {"queue.buffering.max.kbytes", std::to_string(std::max<std::int64_t>(quarter_kb, 1024))},
+      {"queue.buffering.max.kbytes", std::to_string(quarter_kb)},
       {"queue.buffering.max.messages", "10000000"},
       {"acks", "all"},
   };
@@ -171,9 +180,9 @@ Status CopyLoop::Impl::CreateClients() {
       {"enable.partition.eof", "false"},
       {"auto.offset.reset", "error"},
       {"isolation.level", "read_committed"},
-      {"queued.max.messages.kbytes", std::to_string(std::max<std::int64_t>(quarter_kb, 1024))},
+      {"queued.max.messages.kbytes", std::to_string(quarter_kb)},
   };
-  fetch_queue_bytes = std::max<std::int64_t>(quarter_kb, 1024) * 1024;
+  fetch_queue_bytes = quarter_kb * 1024;
   auto consumer_or = NewClient(RD_KAFKA_CONSUMER, "source consumer", config.source.client,
                                consumer_fixed, [this](rd_kafka_conf_t* conf) {
                                  rd_kafka_conf_set_throttle_cb(conf, &Impl::OnSourceThrottle);
@@ -224,11 +233,7 @@ Status CopyLoop::Impl::TakeAvailable(int wait_ms) {
     if (message == nullptr) {
       // Empty, so the seek drops nothing; while paused, the resume seeks anyway.
       if (fetch_queue_filled && !fetch_paused && !flows.empty()) {
-        PartitionList all = NewPartitionList(static_cast<int>(flows.size()));
-        for (const auto& [key, f] : flows) {
-          rd_kafka_topic_partition_list_add(all.get(), key.first.c_str(), key.second);
-        }
-        WakeFetcher(all.get());
+        WakeFetcher(FlowPartitions().get());
         self.stats_.fetch_wakeups.fetch_add(1, std::memory_order_relaxed);
         spdlog::debug("source consumer: its fetch queue had filled up; woke the fetcher");
       }
@@ -353,10 +358,7 @@ Status CopyLoop::Impl::ProduceFront(bool& taken) {
 
 void CopyLoop::Impl::ControlFetching() {
   if (!fetch_paused && pending_bytes >= pending_limit && !flows.empty()) {
-    fetch_paused = NewPartitionList(static_cast<int>(flows.size()));
-    for (const auto& [key, f] : flows) {
-      rd_kafka_topic_partition_list_add(fetch_paused.get(), key.first.c_str(), key.second);
-    }
+    fetch_paused = FlowPartitions();
     // Pausing drops what the consumer fetched and the loop has not taken yet (little: it
     // keeps that drained); fetching resumes right after the last record taken.
     rd_kafka_pause_partitions(consumer.get(), fetch_paused.get());

@@ -116,6 +116,8 @@ struct CopyLoop::Impl {
   ~Impl();
 
   Flow* FindFlow(const char* topic, std::int32_t partition);
+  // Every flow's source partition.
+  PartitionList FlowPartitions() const;
 
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* dr, void* opaque);
   // Delivery reports of the offset-syncs producer on the source (offset_syncs.location:
