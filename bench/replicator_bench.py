@@ -415,7 +415,7 @@ def tput_table(args, scenario: str, res: dict) -> list[str]:
             continue
         copying = r["copied"] / r["records_per_s"]
         commits = r["commits_throughput"]
-        interval = json.loads(r["settings"]).get("commit_interval_ms", 100)
+        interval = json.loads(r["settings"]).get("commit_interval_ms", 1000)
         notes.append(f"- {VARIANTS[v]} committed {commits:.0f} transactions by the end of "
                      f"the throughput phase: {r['copied'] / commits:,.0f} records per "
                      f"transaction, one per {copying / commits * 1000:,.0f} ms of copying "
@@ -556,7 +556,8 @@ def report(args, env: Env, res: dict, loads: list[str], started, seconds: float,
             "producer put into the value just before produce() (same machine, same clock): it "
             "includes the source produce, replication and the target fetch. Compared: "
             "read_committed, which for tern exactly-once means after its transaction commits "
-            "(commit_interval_ms, default 100); read_uncommitted shows records as soon as they "
+            "(at once when it has caught up with the source, else after commit_interval_ms, "
+            "default 1000); read_uncommitted shows records as soon as they "
             "are written. For the other replicators the two levels see the same records. "
             "'source ack' is the producer's own produce-to-acknowledgement time on the source "
             "cluster: the part of the latency that is not replication.",

@@ -89,9 +89,10 @@ struct ReplicatorConfig {
   // heartbeats.interval_ms: how often a heartbeat record is written to the target's
   // "heartbeats" topic. Milliseconds, 100..3600000. Default 1000.
   std::int64_t heartbeat_interval_ms = 1000;
-  // commit_interval_ms: how often progress is committed (the transaction length in
-  // exactly-once mode). Milliseconds, 10..60000. Default 100.
-  std::int64_t commit_interval_ms = 100;
+  // commit_interval_ms: how often progress is committed. In exactly-once mode the longest a
+  // transaction stays open while copying is behind; once it has caught up with the source it
+  // commits at once. Milliseconds, 10..60000. Default 1000.
+  std::int64_t commit_interval_ms = 1000;
   // max_buffered_bytes: records fetched but not yet acknowledged by the target (a quarter
   // prefetched by the consumer, half taken by the copy loop, a quarter in the producer's
   // queue); fetching pauses above it (back-pressure). Bytes, 1 MiB..16 GiB. Default 64 MiB.

@@ -77,7 +77,7 @@ TEST(ReplicatorConfigTest, UnsetFieldsTakeTheirDefaults) {
   EXPECT_EQ(v.discovery_interval_ms, 5000);
   EXPECT_EQ(v.group_sync_interval_ms, 5000);
   EXPECT_EQ(v.heartbeat_interval_ms, 1000);
-  EXPECT_EQ(v.commit_interval_ms, 100);
+  EXPECT_EQ(v.commit_interval_ms, 1000);
   EXPECT_EQ(v.max_buffered_bytes, 64LL * 1024 * 1024);
   EXPECT_TRUE(v.provenance_header);
   EXPECT_EQ(v.offset_syncs_location, OffsetSyncsLocation::kTarget);

@@ -379,6 +379,30 @@ void CopyLoop::Impl::ResumeFetching() {
   fetch_paused.reset();
 }
 
+bool CopyLoop::Impl::CaughtUp() {
+  if (flows.empty()) return false;
+  PartitionList positions = FlowPartitions();
+  if (rd_kafka_position(consumer.get(), positions.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return false;
+  }
+  for (int i = 0; i < positions->cnt; ++i) {
+    const auto& tp = positions->elems[i];
+    const Flow* flow = FindFlow(tp.topic, tp.partition);
+    if (flow == nullptr) continue;
+    if (flow->queued > 0) return false;
+    std::int64_t position = std::max(flow->resumed_at, flow->consumed);
+    if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset > position) position = tp.offset;
+    std::int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(consumer.get(), tp.topic, tp.partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0) {
+      return false;  // no fetch answered yet
+    }
+    if (position < 0 ? high > low : position < high) return false;
+  }
+  return true;
+}
+
 void CopyLoop::Impl::WakeFetcher(const rd_kafka_topic_partition_list_t* partitions) {
   PartitionList positions(rd_kafka_topic_partition_list_copy(partitions));
   if (rd_kafka_position(consumer.get(), positions.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
@@ -421,6 +445,15 @@ Status CopyLoop::Impl::Run(const std::atomic<bool>& stop) {
     // With the producer's queue full, records keep being taken while there is room, then
     // the loop waits for deliveries; otherwise it waits for records.
     const bool producer_full = !pending.empty();
+    // Exactly-once: a transaction that holds everything the source had commits at once, so
+    // read_committed consumers on the target wait for copying, not for the interval.
+    if (exactly_once && in_transaction && !producer_full && CaughtUp()) {
+      if (auto st = Commit(); !st.ok()) return st;
+      self.stats_.early_commits.fetch_add(1, std::memory_order_relaxed);
+      PublishStatus();
+      deadline = Clock::now() + interval;
+      continue;
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - Clock::now());
     const int wait_ms =

@@ -2,11 +2,12 @@
 // consumer group) and one target producer. Each source partition goes to the same partition
 // of its target topic, with key, value, headers and timestamp preserved.
 //
-// Exactly-once mode: the producer is transactional. Every commit_interval_ms the transaction
-// carries the copied records, the offset-syncs records of the new offset-map runs, and the
-// source progress as committed offsets of the group <transactional_id> on the target — so the
-// target alone says how far replication got, atomically with the data. The RocksDB store is
-// written before the transaction commits and reconciled with the target on start.
+// Exactly-once mode: the producer is transactional. A transaction carries the copied records,
+// the offset-syncs records of the new offset-map runs, and the source progress as committed
+// offsets of the group <transactional_id> on the target — so the target alone says how far
+// replication got, atomically with the data. It commits once it holds everything the source
+// had (caught up), or after commit_interval_ms while copying is behind. The RocksDB store is
+// written after the transaction commits and reconciled with the target on start.
 //
 // At-least-once mode: the producer is idempotent; progress (the contiguously delivered
 // position) is committed to the store and the same target group after delivery.

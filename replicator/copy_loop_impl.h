@@ -186,6 +186,11 @@ struct CopyLoop::Impl {
   // drops what is queued for the partition, so this is for partitions with nothing queued.
   void WakeFetcher(const rd_kafka_topic_partition_list_t* partitions);
 
+  // Every flow has taken all the source held at its last fetch response (its high
+  // watermark; a source transaction still open keeps this false) and nothing is waiting for
+  // the producer. Costs no request.
+  bool CaughtUp();
+
   // What each flow's committed progress becomes now.
   std::int64_t CommitPosition(const Flow& f) const;
 

@@ -63,6 +63,10 @@ class StatsCollector final : public prometheus::Collectable {
                 s.fetch_wakeups.load()),
         Counter("tern_replicator_commits_total",
                 "Progress commits (transactions in exactly-once mode)", s.commits.load()),
+        Counter("tern_replicator_early_commits_total",
+                "Transactions committed before commit_interval_ms because copying had caught "
+                "up with the source",
+                s.early_commits.load()),
         Counter("tern_replicator_restarts_total",
                 "Restarts of the copy loop after an error", s.restarts.load()),
         Counter("tern_replicator_group_offsets_committed_total",

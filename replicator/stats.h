@@ -109,6 +109,8 @@ struct EngineStats {
   // would otherwise wait a second before fetching again).
   std::atomic<std::int64_t> fetch_wakeups{0};
   std::atomic<std::int64_t> commits{0};        // transactions (or progress commits) done
+  // Of those, transactions committed before commit_interval_ms because copying had caught up.
+  std::atomic<std::int64_t> early_commits{0};
   std::atomic<std::int64_t> last_commit_ms{0};  // wall clock of the last commit
   std::atomic<std::int64_t> restarts{0};       // copy loop restarts after an error
   std::atomic<std::int64_t> group_offsets_committed{0};
