@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,6 +144,9 @@ def make_replicator(env: Env, scenario: str, variant: str) -> rs.Replicator:
     tgt = env.target.bootstrap
     topics = list(topics_of(scenario, variant))
     wd = env.workdir / "runs" / f"{scenario}-{variant}"
+    # A --workdir used before still holds that run's replicator state, which would resume
+    # from where the old clusters were.
+    shutil.rmtree(wd, ignore_errors=True)
     if variant.startswith("tern-"):
         settings = dict(env.args.tern_settings)
         if variant == "tern-eos-tuned":
