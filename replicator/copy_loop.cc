@@ -381,24 +381,25 @@ void CopyLoop::Impl::ResumeFetching() {
 
 bool CopyLoop::Impl::CaughtUp() {
   if (flows.empty()) return false;
-  PartitionList positions = FlowPartitions();
-  if (rd_kafka_position(consumer.get(), positions.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return false;
-  }
-  for (int i = 0; i < positions->cnt; ++i) {
-    const auto& tp = positions->elems[i];
-    const Flow* flow = FindFlow(tp.topic, tp.partition);
-    if (flow == nullptr) continue;
-    if (flow->queued > 0) return false;
-    std::int64_t position = std::max(flow->resumed_at, flow->consumed);
-    if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset > position) position = tp.offset;
+  // Flow by flow, cheapest first, so a flow that lags ends the look at once.
+  for (const auto& [key, f] : flows) {
+    if (f.queued > 0) return false;
     std::int64_t low = -1, high = -1;
-    if (rd_kafka_get_watermark_offsets(consumer.get(), tp.topic, tp.partition, &low, &high) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
+    if (rd_kafka_get_watermark_offsets(consumer.get(), key.first.c_str(), key.second, &low,
+                                       &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         high < 0) {
       return false;  // no fetch answered yet
     }
-    if (position < 0 ? high > low : position < high) return false;
+    const std::int64_t taken = std::max(f.resumed_at, f.consumed);
+    if (taken >= high || (taken < 0 && high <= low)) continue;
+    // Transaction markers after the last record taken: only the consumer's position steps
+    // over them.
+    PartitionList one = NewPartitionList(1);
+    rd_kafka_topic_partition_list_add(one.get(), key.first.c_str(), key.second);
+    if (rd_kafka_position(consumer.get(), one.get()) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        one->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR || one->elems[0].offset < high) {
+      return false;
+    }
   }
   return true;
 }

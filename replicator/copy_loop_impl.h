@@ -188,7 +188,7 @@ struct CopyLoop::Impl {
 
   // Every flow has taken all the source held at its last fetch response (its high
   // watermark; a source transaction still open keeps this false) and nothing is waiting for
-  // the producer. Costs no request.
+  // the producer. Costs no request; stops at the first flow that lags.
   bool CaughtUp();
 
   // What each flow's committed progress becomes now.
