@@ -148,6 +148,22 @@ struct CopyLoop::Impl {
 
   Settings ProgressClientSettings(const std::string& isolation) const;
 
+  // The end offset (high watermark) of each new flow's target partition, in `ends` by the
+  // index of `added`; -1 for a partition neither the store nor the target group (`committed`,
+  // as ReadProgress left it) knows, which is not asked. Asks again while a partition has no
+  // leader yet, up to kTimeout.
+  Status TargetEnds(const std::vector<Flow>& added,
+                    const rd_kafka_topic_partition_list_t* committed,
+                    std::vector<std::int64_t>& ends);
+
+  // The target partition ends at `target_end`, below `progress.next_target_offset`: it lost
+  // records the store says were copied (a target topic deleted and re-created, a wiped or
+  // different cluster). Said loudly and counted; the store forgets the runs the target no
+  // longer holds, and the source offset to copy from is returned (RD_KAFKA_OFFSET_BEGINNING
+  // when nothing of the map is left).
+  Result<std::int64_t> RewindToTargetEnd(Flow& f, const PartitionProgress& progress,
+                                         std::int64_t target_end);
+
   // Brings the store up to the target's committed progress for partitions where it is
   // behind: runs from the offset-syncs topic, then the progress itself.
   Status RepairBehind(const std::vector<RebuildRequest>& behind);

@@ -2,6 +2,9 @@
 // repairing the store from it, assignment changes, positions out of range.
 #include <spdlog/spdlog.h>
 
+#include <optional>
+#include <thread>
+
 #include "common/wall_clock.h"
 #include "replicator/copy_loop_impl.h"
 
@@ -14,6 +17,8 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
     rd_kafka_topic_partition_list_add(targets.get(), f.target_topic.c_str(), f.source.partition);
   }
   if (auto st = ReadProgress(targets.get()); !st.ok()) return st;
+  std::vector<std::int64_t> ends;
+  if (auto st = TargetEnds(added, targets.get(), ends); !st.ok()) return st;
   PartitionList assignment = NewPartitionList(static_cast<int>(added.size()));
   std::vector<RebuildRequest> behind;
   for (std::size_t i = 0; i < added.size(); ++i) {
@@ -24,7 +29,7 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
     const std::int64_t on_target = tp.err == RD_KAFKA_RESP_ERR_NO_ERROR ? tp.offset : -1;
     auto stored = self.store_.Progress(f.source);
     if (!stored.ok()) return stored.status();
-    const auto& progress = stored.value();
+    std::optional<PartitionProgress> progress = stored.value();
     const std::string name = PartitionName(f.source.topic, f.source.partition);
     std::int64_t start = RD_KAFKA_OFFSET_BEGINNING;
     if (on_target >= 0) {
@@ -33,29 +38,33 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
         spdlog::info("{}: the state dir is ahead of the progress committed on the target "
                      "({} > {}); resuming from the target's",
                      name, progress->next_source_offset, start);
-        PartitionProgress p = *progress;
-        p.next_source_offset = start;
-        p.updated_ms = WallClockMs();
-        if (auto st = self.store_.TruncateFrom(f.source, start, p); !st.ok()) return st;
+        progress->next_source_offset = start;
+        progress->updated_ms = WallClockMs();
+        if (auto st = self.store_.TruncateFrom(f.source, start, *progress); !st.ok()) return st;
       } else if (!progress || progress->next_source_offset < start) {
         spdlog::warn("{}: the state dir is behind the progress committed on the target "
                      "({} < {}); taking the target's and rebuilding the offset map in "
                      "between from the offset-syncs topic",
                      name, progress ? progress->next_source_offset : -1, start);
-        std::int64_t low = 0, high = 0;
-        rd_kafka_query_watermark_offsets(progress_client.get(), f.target_topic.c_str(),
-                                         f.source.partition, &low, &high,
-                                         static_cast<int>(kTimeout.count()));
-        behind.push_back(
-            {f.source, progress ? progress->next_source_offset : 0, start, high});
+        const std::int64_t end = std::max<std::int64_t>(ends[i], 0);
+        behind.push_back({f.source, progress ? progress->next_source_offset : 0, start, end});
+        progress.reset();  // rebuilt below, ending at the target's end
+        f.next_target = end;
       }
-      f.consumed = start;
-      f.committed = start;
     } else if (progress) {
       spdlog::warn("{}: no progress committed on the target (group {}); resuming from the "
                    "state dir at {}",
                    name, self.progress_group(), progress->next_source_offset);
       start = progress->next_source_offset;
+    }
+    if (progress && ends[i] >= 0 && progress->next_target_offset > ends[i]) {
+      auto resumed = RewindToTargetEnd(f, *progress, ends[i]);
+      if (!resumed.ok()) return resumed.status();
+      start = resumed.value();
+      progress->next_target_offset = ends[i];
+    }
+    if (progress) f.next_target = progress->next_target_offset;
+    if (start >= 0) {
       f.consumed = start;
       f.committed = start;
     }
@@ -77,6 +86,96 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
     flows.emplace(std::move(key), std::move(f));
   }
   return Status::Ok();
+}
+
+Status CopyLoop::Impl::TargetEnds(const std::vector<Flow>& added,
+                                  const rd_kafka_topic_partition_list_t* committed,
+                                  std::vector<std::int64_t>& ends) {
+  ends.assign(added.size(), -1);
+  // Only a partition the store or the target group knows needs its end: a new one starts
+  // from the beginning whatever the target holds.
+  PartitionList wanted = NewPartitionList(static_cast<int>(added.size()));
+  std::vector<std::size_t> index;
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    auto stored = self.store_.Progress(added[i].source);
+    if (!stored.ok()) return stored.status();
+    const auto& c = committed->elems[i];
+    if (!stored.value() && !(c.err == RD_KAFKA_RESP_ERR_NO_ERROR && c.offset >= 0)) continue;
+    // offsets_for_times with a timestamp of -1 asks ListOffsets for the latest offset.
+    rd_kafka_topic_partition_list_add(wanted.get(), added[i].target_topic.c_str(),
+                                      added[i].source.partition)
+        ->offset = RD_KAFKA_OFFSET_END;
+    index.push_back(i);
+  }
+  if (index.empty()) return Status::Ok();
+  // read_uncommitted: the high watermark, not a last stable offset that another producer's
+  // open transaction could hold back.
+  auto client = NewClient(RD_KAFKA_CONSUMER, "target end reader", config.target.client,
+                          ProgressClientSettings("read_uncommitted"));
+  if (!client.ok()) return client.status();
+  // A target topic the topic sync has just created may not have a leader yet: ask again.
+  const auto deadline = Clock::now() + kTimeout;
+  Status result = Status::Ok();
+  for (;;) {
+    PartitionList ask(rd_kafka_topic_partition_list_copy(wanted.get()));
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(client.value().get(), ask.get(),
+                                                         static_cast<int>(kTimeout.count()));
+    std::string failed;
+    for (int j = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && j < ask->cnt; ++j) {
+      const auto& e = ask->elems[j];
+      if (e.err == RD_KAFKA_RESP_ERR_NO_ERROR && e.offset >= 0) {
+        ends[index[j]] = e.offset;
+      } else if (failed.empty()) {
+        failed = PartitionName(e.topic, e.partition) + ": " +
+                 rd_kafka_err2str(e.err != RD_KAFKA_RESP_ERR_NO_ERROR
+                                      ? e.err
+                                      : RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE);
+      }
+    }
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && failed.empty()) break;
+    if (Clock::now() >= deadline) {
+      result = err != RD_KAFKA_RESP_ERR_NO_ERROR
+                   ? KafkaStatus(err, "reading the end offsets of the target partitions")
+                   : Status::Unavailable("reading the end offset of " + failed);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  rd_kafka_consumer_close(client.value().get());
+  return result;
+}
+
+Result<std::int64_t> CopyLoop::Impl::RewindToTargetEnd(Flow& f, const PartitionProgress& progress,
+                                                       std::int64_t target_end) {
+  const std::string name = PartitionName(f.source.topic, f.source.partition);
+  auto runs = self.store_.Runs(f.source, 0, progress.next_source_offset);
+  if (!runs.ok()) return runs.status();
+  auto floor = self.store_.Floor(f.source);
+  if (!floor.ok()) return floor.status();
+  const ResumePoint at = ResumeOnShorterTarget(runs.value(), floor.value(), target_end);
+  self.stats_.target_resets.fetch_add(1);
+  f.last_error = {"the target partition ends at " + std::to_string(target_end) +
+                      " but the state dir says records were copied up to " +
+                      std::to_string(progress.next_target_offset) +
+                      "; copying again from source offset " +
+                      (at.source >= 0 ? std::to_string(at.source) : std::string("0")),
+                  WallClockMs()};
+  spdlog::error("{}: the target partition {} ends at {}, but the state dir says records were "
+                "copied up to target offset {}: the target lost records, or is not the cluster "
+                "this state dir was written for; copying again from source offset {}",
+                name, PartitionName(f.target_topic, f.source.partition), target_end,
+                progress.next_target_offset,
+                at.source >= 0 ? std::to_string(at.source) : std::string("the beginning"));
+  if (at.source < 0) {
+    if (auto st = self.store_.Forget(f.source); !st.ok()) return st;
+    return std::int64_t{RD_KAFKA_OFFSET_BEGINNING};
+  }
+  PartitionProgress p = progress;
+  p.next_source_offset = at.source;
+  p.next_target_offset = at.target;
+  p.updated_ms = WallClockMs();
+  if (auto st = self.store_.TruncateFrom(f.source, at.source, p); !st.ok()) return st;
+  return at.source;
 }
 
 Status CopyLoop::Impl::ReadProgress(rd_kafka_topic_partition_list_t* targets) {

@@ -33,6 +33,15 @@ std::vector<OffsetRun> RunsFromSyncs(const std::vector<std::pair<std::int64_t, s
   return runs;
 }
 
+ResumePoint ResumeOnShorterTarget(const std::vector<OffsetRun>& runs, std::int64_t floor,
+                                  std::int64_t target_end) {
+  for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
+    if (it->downstream >= target_end) continue;
+    return {it->upstream + std::min(it->length, target_end - it->downstream), target_end};
+  }
+  return {floor, target_end};
+}
+
 Result<std::map<SourcePartition, std::vector<OffsetRun>>> RebuildRuns(
     const ReplicatorConfig& config, const std::vector<RebuildRequest>& requests) {
   std::map<SourcePartition, std::vector<OffsetRun>> out;

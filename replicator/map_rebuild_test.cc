@@ -32,5 +32,26 @@ TEST(MapRebuildTest, InconsistentSyncsAreDropped) {
   EXPECT_TRUE(RunsFromSyncs({}, 10, 10).empty());
 }
 
+TEST(MapRebuildTest, ResumeAfterTheLastRecordTheTargetKept) {
+  const std::vector<OffsetRun> runs = {{0, 0, 10}, {10, 11, 10}, {25, 22, 5}};
+  // The target ends inside the second run: source offset 14 landed at 15, the last kept.
+  EXPECT_EQ(ResumeOnShorterTarget(runs, 0, 16).source, 15);
+  EXPECT_EQ(ResumeOnShorterTarget(runs, 0, 16).target, 16);
+  // It ends on the second transaction's marker: the whole second run is there.
+  EXPECT_EQ(ResumeOnShorterTarget(runs, 0, 21).source, 20);
+  EXPECT_EQ(ResumeOnShorterTarget(runs, 0, 22).source, 20);
+  // One record of the third run (source 25 at 22) is there; 20..24 were a source gap.
+  EXPECT_EQ(ResumeOnShorterTarget(runs, 0, 23).source, 26);
+}
+
+TEST(MapRebuildTest, ResumeAtTheFloorOnAnEmptiedTarget) {
+  const std::vector<OffsetRun> runs = {{40, 0, 10}};
+  EXPECT_EQ(ResumeOnShorterTarget(runs, 40, 0).source, 40);
+  EXPECT_EQ(ResumeOnShorterTarget(runs, 40, 0).target, 0);
+  EXPECT_EQ(ResumeOnShorterTarget({}, -1, 0).source, -1);
+  // A re-created target topic whose new records sit below where the map starts.
+  EXPECT_EQ(ResumeOnShorterTarget({{0, 100, 10}}, 0, 50).source, 0);
+}
+
 }  // namespace
 }  // namespace tern::replicator

@@ -53,6 +53,10 @@ class StatsCollector final : public prometheus::Collectable {
         Counter("tern_replicator_source_resets_total",
                 "Source partitions found re-created or truncated below the replicated offset",
                 s.source_resets.load()),
+        Counter("tern_replicator_target_resets_total",
+                "Target partitions found ending below the replicated offset (records lost on "
+                "the target); copied again from the last record they hold",
+                s.target_resets.load()),
         Counter("tern_replicator_fetch_pauses_total",
                 "Times fetching from the source paused for back-pressure: the target took "
                 "records slower than the source gave them",

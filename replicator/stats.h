@@ -103,6 +103,9 @@ struct EngineStats {
   // A source partition whose end went below the replicated progress (topic re-created or
   // truncated at the source).
   std::atomic<std::int64_t> source_resets{0};
+  // A target partition found ending below what the state dir says was copied there (the
+  // target lost records): copying went back to the last record it still holds.
+  std::atomic<std::int64_t> target_resets{0};
   // Times fetching paused because the target took records slower than the source gave them.
   std::atomic<std::int64_t> fetch_pauses{0};
   // Times the fetcher was woken after the consumer's own queue had filled up (librdkafka 2.0

@@ -11,8 +11,9 @@ Covered: failover of a group to the target without gap or duplicate; a target gr
 members is left alone and a target offset never moves backwards; the groups filter; the
 checkpoints, offset-syncs and heartbeats records decoded byte by byte as MirrorMaker 2 lays them
 out, and MirrorMaker 2's own client (RemoteClusterUtils.translateOffsets, TranslateOffsets.java)
-agreeing with the replicator; translation across a restart; and a deleted state directory,
-after which replication resumes from the progress committed on the target.
+agreeing with the replicator; translation across a restart; a deleted state directory, after
+which replication resumes from the progress committed on the target; and a target topic
+deleted while the replicator was stopped, whose records are then copied again in full.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from confluent_kafka.admin import ConfigResource
 from harness import paths
 from harness.kafka import KafkaPeer
 from harness.replicator import TernReplicator
-from support import Pair, Rec, admin, consume_all, create_topic, producer, wait_until
+from support import (Pair, Rec, admin, consume_all, create_topic, delete_topic, producer,
+                     topic_names, wait_until)
 from support import produce as produce_records
 
 SOURCE_ALIAS = "src"
@@ -646,3 +648,31 @@ def test_a_deleted_state_dir_resumes_from_the_targets_progress(regions, orders):
     wait_committed(regions, "wiped-readers", data.translate_all({0: 300, 1: 350}))
     commit(regions.source.bootstrap, "orders-after-wipe", ORDERS, {0: 1234, 2: 10})
     wait_committed(regions, "orders-after-wipe", orders.translate_all({0: 1234, 2: 10}))
+
+
+def test_a_target_topic_deleted_while_stopped_is_copied_again_in_full(regions):
+    """The state dir says 400 records were copied, but the target topic that held them is
+    gone (deleted, then re-created empty by the topic sync): the replicator must copy them
+    again, not resume after them and leave the target without its first 400."""
+    topic = "lost-on-target"
+    replicate_new_topic(regions, topic, partitions=2, n=400, bursts=4)
+    replicator = regions.replicator
+    log_before = len(replicator.log_text())
+
+    assert replicator.stop() == 0, replicator.process.log_tail()
+    delete_topic(regions.target.bootstrap, target_name(topic))
+    wait_until(lambda: target_name(topic) not in topic_names(regions.target.bootstrap), 30,
+               f"{target_name(topic)} deleted on the target")
+    produce(regions.source.bootstrap, topic, 400, 400, 2)
+    replicator.start()
+
+    data = wait_replicated(regions, topic, 800)  # record by record, in order, no duplicate
+    log = replicator.log_text()[log_before:]
+    reset = [line for line in log.splitlines() if "state dir says records were copied" in line]
+    assert any(f"{topic}[0]" in line for line in reset) and \
+        any(f"{topic}[1]" in line for line in reset), \
+        "the log does not say the target lost records:\n" + log[-4000:]
+
+    # The offset map describes the new target log: offsets translate exactly.
+    commit(regions.source.bootstrap, "lost-on-target-readers", topic, {0: 100, 1: 350})
+    wait_committed(regions, "lost-on-target-readers", data.translate_all({0: 100, 1: 350}))

@@ -70,6 +70,7 @@ def test_counters_match_what_was_produced(replicated):
     assert sample(text, "tern_replicator_partitions", 'topic="metered"') == 2
     assert sample(text, "tern_replicator_copying") == 1
     assert sample(text, "tern_replicator_source_records_lost_total") == 0
+    assert sample(text, "tern_replicator_target_resets_total") == 0
     assert sample(text, "tern_replicator_commits_total") >= 1
     assert re.search(r'^tern_replicator_build_info\{version="[^"]+"\} 1$', text, re.MULTILINE)
     for cluster in ("source", "target"):
