@@ -7,7 +7,8 @@ clusters, on loopback and through an emulated WAN link, for 1 KiB records.
 
 One source and one target cluster (Kafka 4.4, single node each) serve every replicator in turn;
 each replicator has topics of its own (6 partitions). Per scenario (local, then wan) and per
-replicator (tern exactly-once, tern at-least-once, MirrorMaker 2, kcat pipe):
+replicator (tern exactly-once, tern at-least-once, MirrorMaker 2 at-least-once and
+exactly-once, kcat pipe):
   - throughput: N records are preloaded on the source before any replicator starts; then the
     replicator starts and the target is polled every 0.1 s until it has all of them;
   - latency: a producer writes a fixed rate with its wall-clock time in each value, and two
@@ -43,11 +44,14 @@ VARIANTS = {
     "tern-eos-tuned": "tern exactly-once, tuned",  # only with --tuned
     "tern-alo": "tern at-least-once",
     "mm2": "MirrorMaker 2",
+    "mm2-eos": "MirrorMaker 2 exactly-once",
     "kcat": "kcat pipe",
 }
-DEFAULT_VARIANTS = ["tern-eos", "tern-alo", "mm2", "kcat"]
+DEFAULT_VARIANTS = ["tern-eos", "tern-alo", "mm2", "mm2-eos", "kcat"]
 MM2 = "mm2"
+MM2_EOS = "mm2-eos"
 POLL_S = 0.1
+SETTLE_S = 2.0  # a count that also holds transaction markers is final once this long unchanged
 WARMUP_RECORDS = 100000  # the warm-up round, at most
 WIRE_IDLE = 256 * 1024  # bytes through the proxy before the copying counts as started
 ISOLATIONS = ("read_committed", "read_uncommitted")
@@ -154,9 +158,11 @@ def make_replicator(env: Env, scenario: str, variant: str) -> rs.Replicator:
         return rs.Tern(wd, src, tgt, topics, env.binary,
                        "at-least-once" if variant == "tern-alo" else "exactly-once",
                        f"tern-bench-{scenario}-{variant}", settings)
-    if variant == "mm2":
-        return rs.MirrorMaker(wd, src, tgt, topics, "src" if scenario == "local" else "srcwan",
-                              env.args.mm2_settings)
+    if variant in (MM2, MM2_EOS):
+        # Its own source alias: MM2 names its Connect topics and group after it.
+        alias = ("src" if scenario == "local" else "srcwan") + ("eos" if variant == MM2_EOS else "")
+        return rs.MirrorMaker(wd, src, tgt, topics, alias, env.args.mm2_settings,
+                              exactly_once=variant == MM2_EOS)
     return rs.KcatPipe(wd, src, tgt, topics)
 
 
@@ -212,6 +218,7 @@ def run_one(env: Env, scenario: str, variant: str, records: int,
     # side still starting), so on a slow link the copying starts there, not at the first
     # record on the target.
     wire_zero = zero
+    settled = None  # rep.settles: the first poll that saw the count it has now, once >= N
     count = 0
     written_seen = False
     try:
@@ -245,7 +252,13 @@ def run_one(env: Env, scenario: str, variant: str, records: int,
                         break
                     continue
                 first = snap
-            if count >= records:
+            if count >= records and rep.settles:
+                if settled is None or count != settled["n"]:
+                    settled = snap
+                elif now - settled["t"] >= SETTLE_S:
+                    done = dict(settled, n=records)
+                    break
+            elif count >= records:
                 done = snap
                 break
             if now - first["t"] > timeout:
@@ -478,12 +491,25 @@ def memory_table(args, res: dict) -> list[str]:
 
 
 def headline(args, res: dict) -> list[str]:
-    terns = [v for v in ("tern-eos", "tern-eos-tuned", "tern-alo", "kcat")
+    """Every variant against MM2 as it runs by default (at-least-once); then, with MM2
+    exactly-once in the run, the exactly-once variants against it: like for like."""
+    terns = [v for v in ("tern-eos", "tern-eos-tuned", "tern-alo", MM2_EOS, "kcat")
              if v in args.variants]
-    if MM2 not in args.variants or not terns:
+    out = ratio_table(args, res, MM2, terns)
+    eos = [v for v in ("tern-eos", "tern-eos-tuned") if v in args.variants]
+    like = ratio_table(args, res, MM2_EOS, eos)
+    if like:
+        out += ["Exactly-once against exactly-once (records visible to read_committed readers "
+                "only once their transaction commits, on both sides):", ""] + like
+    return out
+
+
+def ratio_table(args, res: dict, base: str, columns: list[str]) -> list[str]:
+    if base not in args.variants or not columns:
         return []
-    out = ["| metric | " + " | ".join(f"{VARIANTS[v]} ÷ MM2" for v in terns) + " |",
-           "|---|" + "---:|" * len(terns)]
+    short = "MM2" if base == MM2 else "MM2 exactly-once"
+    out = ["| metric | " + " | ".join(f"{VARIANTS[v]} ÷ {short}" for v in columns) + " |",
+           "|---|" + "---:|" * len(columns)]
     rows = []
     for scenario in args.scenarios:
         s = res.get(scenario, {})
@@ -494,8 +520,8 @@ def headline(args, res: dict) -> list[str]:
                          lambda r, key=key: lat_of(r, "read_committed", key), s))
         rows.append((f"{scenario}: peak RSS (lower is better)", lambda r: r.get("hwm_mib"), s))
     for label, get, s in rows:
-        m = s.get(MM2)
-        cells = [ratio(get(s[v]) if v in s else None, get(m) if m else None) for v in terns]
+        m = s.get(base)
+        cells = [ratio(get(s[v]) if v in s else None, get(m) if m else None) for v in columns]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out + [""]
 
@@ -553,7 +579,10 @@ def report(args, env: Env, res: dict, loads: list[str], started, seconds: float,
             "progress group's committed offsets (the next source offset of each partition, "
             "committed in the same transaction as the records) are summed instead; a fresh "
             "source topic starts every partition at 0 with no control records, so that sum is "
-            "the number of copied records that read_committed readers can see. After each run "
+            "the number of copied records that read_committed readers can see. MirrorMaker 2 "
+            "exactly-once has no such count: its end offsets count its markers too, so its "
+            f"copying ends at the poll where they last grew, once they had reached N and then "
+            f"stayed for {SETTLE_S:g} s. After each run "
             "the target topic is read back whole (read_committed) and its records and distinct "
             "sequence numbers counted.",
             "- latency: arrival at a consumer on the target minus the wall-clock time the "

@@ -260,6 +260,9 @@ class Replicator:
     """One replicator under test, replicating the topics of one (scenario, variant) pair."""
     name = "?"
     counts = "end offsets"  # how progress on the target is counted (see counter())
+    # counter() also counts what is not a record (transaction markers): the copying is over
+    # once it has reached N and stopped growing, not as soon as it reaches N.
+    settles = False
 
     def __init__(self, workdir: Path, source: str, target: str, topics: list[str]):
         self.workdir = workdir
@@ -380,16 +383,35 @@ class Tern(Replicator):
 
 class MirrorMaker(Replicator):
     """MirrorMaker 2 (dedicated mode, connect-mirror-maker) with the harness's settings; the
-    target topics are "<source alias>.<topic>" (its default naming), created by MM2."""
+    target topics are "<source alias>.<topic>" (its default naming), created by MM2.
+
+    `exactly_once` turns on Connect's exactly-once source support (KIP-618) the way MM2's
+    dedicated mode takes it: the internal REST server on (KIP-710), exactly.once.source.support
+    on the target cluster, and a read_committed source consumer. Each source task then writes
+    a transaction per batch it polls, with its source offsets in the same transaction. Its end
+    offsets also count those transactions' markers, so `settles`: the copying is over once
+    they have reached N and stopped growing."""
     name = "MirrorMaker 2"
 
-    def __init__(self, workdir, source, target, topics, alias: str, settings: dict):
+    def __init__(self, workdir, source, target, topics, alias: str, settings: dict,
+                 exactly_once: bool = False):
         super().__init__(workdir, source, target, topics)
         self.alias = alias
+        self.user_settings = settings
+        extra = dict(settings)
+        if exactly_once:
+            self.name = "MirrorMaker 2 exactly-once"
+            self.settles = True
+            self.counts = ("end offsets (with the transaction markers: the copying ends at the "
+                           "poll where they last grew, once they had reached N)")
+            extra = {"dedicated.mode.enable.internal.rest": "true",
+                     "listeners": f"http://127.0.0.1:{free_port()}",
+                     f"{TARGET_ALIAS}.exactly.once.source.support": "enabled",
+                     f"{alias}.consumer.isolation.level": "read_committed", **extra}
+        self.exactly_once = exactly_once
         self.peer = MirrorMakerPeer(workdir, (alias, source), (TARGET_ALIAS, target),
                                     topics="|".join(re.escape(t) for t in topics),
-                                    extra=settings)
-        self.user_settings = settings
+                                    extra=extra)
 
     def start(self) -> None:
         self.peer.start()
@@ -411,8 +433,13 @@ class MirrorMaker(Replicator):
         return f"{self.alias}.{topic}"
 
     def settings(self) -> str:
-        return json.dumps(self.user_settings, sort_keys=True) if self.user_settings else \
+        text = json.dumps(self.user_settings, sort_keys=True) if self.user_settings else \
             "harness defaults (tasks.max 1)"
+        if self.exactly_once:
+            text += (f"; exactly-once: {TARGET_ALIAS}.exactly.once.source.support=enabled, "
+                     f"{self.alias}.consumer.isolation.level=read_committed, "
+                     "dedicated.mode.enable.internal.rest=true")
+        return text
 
 
 class KcatPipe(Replicator):
