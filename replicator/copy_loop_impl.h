@@ -149,10 +149,11 @@ struct CopyLoop::Impl {
   Settings ProgressClientSettings(const std::string& isolation) const;
 
   // The end offset (high watermark) of each new flow's target partition, in `ends` by the
-  // index of `added`; -1 for a partition neither the store nor the target group (`committed`,
-  // as ReadProgress left it) knows, which is not asked. Asks again while a partition has no
-  // leader yet, up to kTimeout.
+  // index of `added`; -1 for a partition neither the store (`stored`, by the same index) nor
+  // the target group (`committed`, as ReadProgress left it) knows, which is not asked. Asks
+  // again while a partition has no leader yet, up to kTimeout.
   Status TargetEnds(const std::vector<Flow>& added,
+                    const std::vector<std::optional<PartitionProgress>>& stored,
                     const rd_kafka_topic_partition_list_t* committed,
                     std::vector<std::int64_t>& ends);
 

@@ -17,8 +17,15 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
     rd_kafka_topic_partition_list_add(targets.get(), f.target_topic.c_str(), f.source.partition);
   }
   if (auto st = ReadProgress(targets.get()); !st.ok()) return st;
+  std::vector<std::optional<PartitionProgress>> stored;
+  stored.reserve(added.size());
+  for (const auto& f : added) {
+    auto one = self.store_.Progress(f.source);
+    if (!one.ok()) return one.status();
+    stored.push_back(std::move(one).value());
+  }
   std::vector<std::int64_t> ends;
-  if (auto st = TargetEnds(added, targets.get(), ends); !st.ok()) return st;
+  if (auto st = TargetEnds(added, stored, targets.get(), ends); !st.ok()) return st;
   PartitionList assignment = NewPartitionList(static_cast<int>(added.size()));
   std::vector<RebuildRequest> behind;
   for (std::size_t i = 0; i < added.size(); ++i) {
@@ -27,9 +34,7 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
     if (!f.target) return TopicHandleError(f.target_topic);
     const auto& tp = targets->elems[i];
     const std::int64_t on_target = tp.err == RD_KAFKA_RESP_ERR_NO_ERROR ? tp.offset : -1;
-    auto stored = self.store_.Progress(f.source);
-    if (!stored.ok()) return stored.status();
-    std::optional<PartitionProgress> progress = stored.value();
+    std::optional<PartitionProgress>& progress = stored[i];
     const std::string name = PartitionName(f.source.topic, f.source.partition);
     std::int64_t start = RD_KAFKA_OFFSET_BEGINNING;
     if (on_target >= 0) {
@@ -89,6 +94,7 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
 }
 
 Status CopyLoop::Impl::TargetEnds(const std::vector<Flow>& added,
+                                  const std::vector<std::optional<PartitionProgress>>& stored,
                                   const rd_kafka_topic_partition_list_t* committed,
                                   std::vector<std::int64_t>& ends) {
   ends.assign(added.size(), -1);
@@ -97,10 +103,8 @@ Status CopyLoop::Impl::TargetEnds(const std::vector<Flow>& added,
   PartitionList wanted = NewPartitionList(static_cast<int>(added.size()));
   std::vector<std::size_t> index;
   for (std::size_t i = 0; i < added.size(); ++i) {
-    auto stored = self.store_.Progress(added[i].source);
-    if (!stored.ok()) return stored.status();
     const auto& c = committed->elems[i];
-    if (!stored.value() && !(c.err == RD_KAFKA_RESP_ERR_NO_ERROR && c.offset >= 0)) continue;
+    if (!stored[i] && !(c.err == RD_KAFKA_RESP_ERR_NO_ERROR && c.offset >= 0)) continue;
     // offsets_for_times with a timestamp of -1 asks ListOffsets for the latest offset.
     rd_kafka_topic_partition_list_add(wanted.get(), added[i].target_topic.c_str(),
                                       added[i].source.partition)
@@ -157,15 +161,17 @@ Result<std::int64_t> CopyLoop::Impl::RewindToTargetEnd(Flow& f, const PartitionP
   f.last_error = {"the target partition ends at " + std::to_string(target_end) +
                       " but the state dir says records were copied up to " +
                       std::to_string(progress.next_target_offset) +
-                      "; copying again from source offset " +
-                      (at.source >= 0 ? std::to_string(at.source) : std::string("0")),
+                      "; copying again from " +
+                      (at.source >= 0 ? "source offset " + std::to_string(at.source)
+                                      : std::string("the source's start")),
                   WallClockMs()};
   spdlog::error("{}: the target partition {} ends at {}, but the state dir says records were "
                 "copied up to target offset {}: the target lost records, or is not the cluster "
-                "this state dir was written for; copying again from source offset {}",
+                "this state dir was written for; copying again from {}",
                 name, PartitionName(f.target_topic, f.source.partition), target_end,
                 progress.next_target_offset,
-                at.source >= 0 ? std::to_string(at.source) : std::string("the beginning"));
+                at.source >= 0 ? "source offset " + std::to_string(at.source)
+                               : std::string("the source's start"));
   if (at.source < 0) {
     if (auto st = self.store_.Forget(f.source); !st.ok()) return st;
     return std::int64_t{RD_KAFKA_OFFSET_BEGINNING};
