@@ -7,9 +7,9 @@
 
 namespace tern::broker {
 
-GroupCommit::GroupCommit(asio::any_io_executor executor, int sync_threads)
-    : executor_(std::move(executor)) {
-  for (int i = 0; i < std::max(1, sync_threads); ++i) {
+GroupCommit::GroupCommit(asio::any_io_executor executor, Options options)
+    : executor_(std::move(executor)), options_(options) {
+  for (int i = 0; i < std::max(1, options_.sync_threads); ++i) {
     workers_.emplace_back([this] { SyncWorker(); });
   }
   thread_ = std::thread([this] { Run(); });
@@ -80,15 +80,29 @@ std::uint64_t GroupCommit::rounds() const {
   return rounds_;
 }
 
+std::uint64_t GroupCommit::spaced_rounds() const {
+  std::lock_guard lock(mu_);
+  return spaced_rounds_;
+}
+
 void GroupCommit::Run() {
+  bool busy = false;  // the last round wrote out at least busy_round_bytes
+  std::chrono::steady_clock::time_point last_start;
   for (;;) {
     std::vector<Waiter> batch;
     {
       std::unique_lock lock(mu_);
+      const bool spaced = busy && options_.busy_round_interval.count() > 0;
+      if (spaced) {
+        // Let the next round's requests gather; stopping cuts the wait short.
+        wake_.wait_until(lock, last_start + options_.busy_round_interval,
+                         [this] { return stopping_; });
+      }
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       batch.swap(queue_);
       ++rounds_;
+      if (spaced) ++spaced_rounds_;
     }
     // One Sync per distinct log covers every waiter of this round; the logs sync in parallel.
     std::vector<storage::PartitionLog*> distinct;
@@ -98,6 +112,10 @@ void GroupCommit::Run() {
         if (synced.emplace(log.get(), Status::Ok()).second) distinct.push_back(log.get());
       }
     }
+    std::int64_t bytes = 0;
+    for (const storage::PartitionLog* log : distinct) bytes += log->unsynced_bytes();
+    busy = bytes >= options_.busy_round_bytes;
+    last_start = std::chrono::steady_clock::now();
     auto results = SyncAll(distinct);
     for (std::size_t i = 0; i < distinct.size(); ++i) synced[distinct[i]] = std::move(results[i]);
     for (auto& w : batch) {

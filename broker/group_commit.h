@@ -4,12 +4,18 @@
 // completes them all. Under load a round's fsyncs cover all requests that arrived meanwhile.
 // The partitions of a round are synced in parallel by `sync_threads` workers, so a round lasts
 // about one fsync rather than one per partition.
+// Under heavy writing (a round that wrote out at least `busy_round_bytes`) the next round
+// starts no sooner than `busy_round_interval` after the last one began, so that each fsync
+// covers more data: far fewer fsyncs, and far less CPU, for the same bytes. Light load — a
+// round of less — is synced at once, so a lone request never waits for the interval.
 // Completions run on the executor given to the constructor (the network thread).
 #pragma once
 
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/post.hpp>
+#include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -24,7 +30,14 @@ namespace tern::broker {
 
 class GroupCommit {
  public:
-  explicit GroupCommit(asio::any_io_executor executor, int sync_threads = 8);
+  struct Options {
+    int sync_threads = 8;
+    std::chrono::microseconds busy_round_interval{2000};  // 0: rounds back to back always
+    std::int64_t busy_round_bytes = 64 * 1024;
+  };
+
+  explicit GroupCommit(asio::any_io_executor executor) : GroupCommit(std::move(executor), {}) {}
+  GroupCommit(asio::any_io_executor executor, Options options);
   ~GroupCommit();  // stops the thread after completing what is queued
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
@@ -44,6 +57,7 @@ class GroupCommit {
   }
 
   std::uint64_t rounds() const;  // fsync rounds so far, for metrics and tests
+  std::uint64_t spaced_rounds() const;  // rounds begun after a heavy one, so spaced
 
  private:
   struct Waiter {
@@ -59,11 +73,13 @@ class GroupCommit {
   std::vector<Status> SyncAll(const std::vector<storage::PartitionLog*>& logs);
 
   asio::any_io_executor executor_;
+  const Options options_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::vector<Waiter> queue_;
   bool stopping_ = false;
   std::uint64_t rounds_ = 0;
+  std::uint64_t spaced_rounds_ = 0;
   std::thread thread_;
 
   // The current round's work for the sync workers.

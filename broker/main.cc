@@ -121,7 +121,10 @@ int main(int argc, char** argv) {
   }
 
   asio::io_context io(1);
-  tern::broker::GroupCommit group_commit(io.get_executor());
+  tern::broker::GroupCommit::Options commit_options;
+  commit_options.busy_round_interval = std::chrono::microseconds(config.group_commit_interval_us);
+  commit_options.busy_round_bytes = config.group_commit_busy_bytes;
+  tern::broker::GroupCommit group_commit(io.get_executor(), commit_options);
   tern::broker::Retention retention(topics,
                                     std::chrono::milliseconds(config.retention_check_interval_ms),
                                     config.producer_id_expiration_ms);

@@ -41,6 +41,8 @@ FieldMap Fields(BrokerConfig& c) {
       {"max_in_flight_per_connection", IntField(&c.max_in_flight_per_connection, 1, 4096)},
       {"fsync", FsyncField(&c.fsync)},
       {"fsync_interval_ms", IntField(&c.fsync_interval_ms, 1, kInt64Max)},
+      {"group_commit_interval_us", IntField(&c.group_commit_interval_us, 0, 1000000)},
+      {"group_commit_busy_bytes", IntField(&c.group_commit_busy_bytes, 1, kInt64Max)},
       {"retention_check_interval_ms", IntField(&c.retention_check_interval_ms, 1, kInt64Max)},
       {"producer_id_expiration_ms", IntField(&c.producer_id_expiration_ms, 1, kInt64Max)},
       {"metrics_listen", HostPortField(&c.metrics_listen)},

@@ -59,6 +59,8 @@ max_request_bytes: 2048
 max_in_flight_per_connection: 4
 fsync: interval
 fsync_interval_ms: 50
+group_commit_interval_us: 500
+group_commit_busy_bytes: 4096
 retention_check_interval_ms: 1000
 producer_id_expiration_ms: 3600000
 metrics_listen: 127.0.0.1:9644
@@ -99,6 +101,8 @@ transactions:
   EXPECT_EQ(v.max_in_flight_per_connection, 4);
   EXPECT_EQ(v.fsync, FsyncPolicy::kInterval);
   EXPECT_EQ(v.fsync_interval_ms, 50);
+  EXPECT_EQ(v.group_commit_interval_us, 500);
+  EXPECT_EQ(v.group_commit_busy_bytes, 4096);
   EXPECT_EQ(v.retention_check_interval_ms, 1000);
   EXPECT_EQ(v.producer_id_expiration_ms, 3600000);
   EXPECT_EQ(v.metrics_listen, (HostPort{"127.0.0.1", 9644}));

@@ -28,7 +28,8 @@ class GroupMembershipTest : public ::testing::Test {
   void Open() {
     topics_ = std::make_unique<Topics>(dir_.path(), BrokerLogDefaults{});
     ASSERT_TRUE(topics_->Load().ok());
-    group_commit_ = std::make_unique<GroupCommit>(io_.get_executor(), 2);
+    group_commit_ = std::make_unique<GroupCommit>(io_.get_executor(),
+                                                  GroupCommit::Options{.sync_threads = 2});
     OffsetStoreOptions options;
     options.partitions = 3;
     auto store = OffsetStore::Open(*topics_, *group_commit_, options);

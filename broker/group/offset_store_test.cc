@@ -41,7 +41,8 @@ class OffsetStoreTest : public ::testing::Test {
   void Open(std::int32_t partitions = kPartitions) {
     topics_ = std::make_unique<Topics>(dir_.path(), BrokerLogDefaults{});
     ASSERT_TRUE(topics_->Load().ok());
-    group_commit_ = std::make_unique<GroupCommit>(io_.get_executor(), 2);
+    group_commit_ = std::make_unique<GroupCommit>(io_.get_executor(),
+                                                  GroupCommit::Options{.sync_threads = 2});
     OffsetStoreOptions options;
     options.partitions = partitions;
     auto store = OffsetStore::Open(*topics_, *group_commit_, options);
@@ -295,7 +296,8 @@ TEST_F(OffsetStoreTest, WithoutFsyncWaitsWritesApplyAtOnce) {
   Close();
   topics_ = std::make_unique<Topics>(dir_.path(), BrokerLogDefaults{});
   ASSERT_TRUE(topics_->Load().ok());
-  group_commit_ = std::make_unique<GroupCommit>(io_.get_executor(), 1);
+  group_commit_ = std::make_unique<GroupCommit>(io_.get_executor(),
+                                                GroupCommit::Options{.sync_threads = 1});
   OffsetStoreOptions options;
   options.partitions = kPartitions;
   options.wait_for_fsync = false;

@@ -298,6 +298,7 @@ Status PartitionLog::WriteBatches(std::string_view batches,
   }
   next_offset_ += offsets_needed;
   size_bytes_ += static_cast<std::int64_t>(stamped.size());
+  appended_bytes_.fetch_add(static_cast<std::int64_t>(stamped.size()), std::memory_order_relaxed);
   result->last_offset = next_offset_ - 1;
   return Status::Ok();
 }
@@ -335,10 +336,16 @@ Status PartitionLog::Sync() {
   std::lock_guard sync_lock(sync_mu_);
   std::vector<std::shared_ptr<Segment>> to_sync;
   std::int64_t target = 0;
+  std::int64_t target_bytes = 0;
   bool sync_directory = false;
   {
     std::lock_guard lock(mu_);
     if (closed_) return Status::Ok();  // Close synced everything
+    target_bytes = appended_bytes_.load(std::memory_order_relaxed);
+    if (target_bytes == synced_bytes_.load(std::memory_order_relaxed) && unsynced_.empty() &&
+        !directory_dirty_ && durable_end_offset_.load() >= next_offset_) {
+      return Status::Ok();  // nothing new since the last Sync
+    }
     to_sync.swap(unsynced_);
     to_sync.push_back(segments_.rbegin()->second);
     target = next_offset_;
@@ -360,6 +367,8 @@ Status PartitionLog::Sync() {
     return status;
   }
   durable_end_offset_ = std::max(durable_end_offset_.load(), target);
+  synced_bytes_.store(std::max(synced_bytes_.load(std::memory_order_relaxed), target_bytes),
+                      std::memory_order_relaxed);
   return Status::Ok();
 }
 

@@ -112,8 +112,14 @@ class PartitionLog {
   std::vector<txn::AbortedTxn> AbortedTransactions(std::int64_t from, std::int64_t to) const;
 
   // fdatasync of everything appended before the call; then durable_end_offset() covers it.
+  // Nothing appended, rolled or created since the last Sync: returns at once, no fsync.
   // Safe to call concurrently with every other call; concurrent Syncs run one at a time.
   Status Sync();
+  // Bytes appended since the last successful Sync began (what the next Sync will write out).
+  std::int64_t unsynced_bytes() const {
+    return appended_bytes_.load(std::memory_order_relaxed) -
+           synced_bytes_.load(std::memory_order_relaxed);
+  }
 
   // Whole batches from the one containing `offset`, at most `max_bytes` in total (the first
   // batch may exceed it when `min_one_batch`), none reaching `upper_bound_offset` (the high
@@ -222,6 +228,9 @@ class PartitionLog {
   std::mutex compact_mu_;  // one compaction pass at a time; taken before mu_
   std::mutex sync_mu_;  // one Sync at a time, so durable_end_offset_ never overstates
   std::atomic<std::int64_t> durable_end_offset_{0};
+  // Bytes ever appended, and the count a completed Sync covered; for unsynced_bytes().
+  std::atomic<std::int64_t> appended_bytes_{0};
+  std::atomic<std::int64_t> synced_bytes_{0};
 };
 
 }  // namespace tern::broker::storage

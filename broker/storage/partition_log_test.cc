@@ -373,6 +373,37 @@ TEST_F(PartitionLogTest, SyncAdvancesDurableEndOffset) {
   EXPECT_EQ(log->durable_end_offset(), 3);
 }
 
+TEST_F(PartitionLogTest, UnsyncedBytesCountWhatTheNextSyncWritesOut) {
+  auto log = Open();
+  EXPECT_EQ(log->unsynced_bytes(), 0);
+  const std::string a = MakeBatch(3, 0);
+  const std::string b = MakeBatch(2, 0);
+  AppendOrDie(*log, a);
+  AppendOrDie(*log, b);
+  EXPECT_EQ(log->unsynced_bytes(), static_cast<std::int64_t>(a.size() + b.size()));
+  ASSERT_TRUE(log->Sync().ok());
+  EXPECT_EQ(log->unsynced_bytes(), 0);
+  // A Sync with nothing new keeps everything as it was.
+  ASSERT_TRUE(log->Sync().ok());
+  EXPECT_EQ(log->durable_end_offset(), 5);
+  AppendOrDie(*log, a);
+  EXPECT_EQ(log->unsynced_bytes(), static_cast<std::int64_t>(a.size()));
+  ASSERT_TRUE(log->Sync().ok());
+  EXPECT_EQ(log->durable_end_offset(), 8);
+  EXPECT_EQ(log->unsynced_bytes(), 0);
+}
+
+TEST_F(PartitionLogTest, SyncAfterARollCoversTheRolledSegment) {
+  config_.segment_bytes = 200;
+  auto log = Open();
+  ASSERT_TRUE(log->Sync().ok());
+  for (int i = 0; i < 4; ++i) AppendOrDie(*log, MakeBatch(2, 0, 64));
+  ASSERT_GT(log->segment_count(), 1u);
+  ASSERT_TRUE(log->Sync().ok());
+  EXPECT_EQ(log->durable_end_offset(), 8);
+  EXPECT_EQ(log->unsynced_bytes(), 0);
+}
+
 TEST_F(PartitionLogTest, CloseRefusesLaterCalls) {
   auto log = Open();
   ASSERT_TRUE(log->Close().ok());
