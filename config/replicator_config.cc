@@ -154,6 +154,7 @@ FieldMap Fields(ReplicatorConfig& c) {
       {"groups_sync", IntervalField(&c.group_sync_interval_ms)},
       {"heartbeats", IntervalField(&c.heartbeat_interval_ms)},
       {"commit_interval_ms", IntField(&c.commit_interval_ms, 10, 60000)},
+      {"transaction_start_delay_ms", IntField(&c.transaction_start_delay_ms, 0, 1000)},
       {"max_buffered_bytes", IntField(&c.max_buffered_bytes, kMiB, 16 * 1024 * kMiB)},
       {"provenance_header", BoolField(&c.provenance_header)},
       {"offset_syncs", Section({{"location", OffsetSyncsLocationField(&c.offset_syncs_location)}})},

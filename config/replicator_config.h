@@ -93,6 +93,12 @@ struct ReplicatorConfig {
   // transaction stays open while copying is behind; once it has caught up with the source it
   // commits at once. Milliseconds, 10..60000. Default 1000.
   std::int64_t commit_interval_ms = 1000;
+  // transaction_start_delay_ms: exactly-once, after a transaction committed because copying
+  // caught up, the next one begins this long after the commit, so that the target's
+  // transaction coordinator has written the last one's markers first (begun earlier,
+  // librdkafka 2.0 retries its first write after 20 ms, on CONCURRENT_TRANSACTIONS). Records
+  // arriving meanwhile wait. Milliseconds, 0..1000; 0 begins at once. Default 4.
+  std::int64_t transaction_start_delay_ms = 4;
   // max_buffered_bytes: records fetched but not yet acknowledged by the target (a quarter
   // prefetched by the consumer, half taken by the copy loop, a quarter in the producer's
   // queue); fetching pauses above it (back-pressure). Bytes, 1 MiB..16 GiB. Default 64 MiB.

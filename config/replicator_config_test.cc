@@ -78,6 +78,7 @@ TEST(ReplicatorConfigTest, UnsetFieldsTakeTheirDefaults) {
   EXPECT_EQ(v.group_sync_interval_ms, 5000);
   EXPECT_EQ(v.heartbeat_interval_ms, 1000);
   EXPECT_EQ(v.commit_interval_ms, 1000);
+  EXPECT_EQ(v.transaction_start_delay_ms, 4);
   EXPECT_EQ(v.max_buffered_bytes, 64LL * 1024 * 1024);
   EXPECT_TRUE(v.provenance_header);
   EXPECT_EQ(v.offset_syncs_location, OffsetSyncsLocation::kTarget);
@@ -163,6 +164,7 @@ groups_sync:
 heartbeats:
   interval_ms: 2500
 commit_interval_ms: 10
+transaction_start_delay_ms: 0
 max_buffered_bytes: 1048576
 provenance_header: false
 offset_syncs:
@@ -195,6 +197,7 @@ transactional_id: replicator-a
   EXPECT_EQ(v.group_sync_interval_ms, 3600000);
   EXPECT_EQ(v.heartbeat_interval_ms, 2500);
   EXPECT_EQ(v.commit_interval_ms, 10);
+  EXPECT_EQ(v.transaction_start_delay_ms, 0);
   EXPECT_EQ(v.max_buffered_bytes, 1048576);
   EXPECT_FALSE(v.provenance_header);
   EXPECT_EQ(v.offset_syncs_location, OffsetSyncsLocation::kSource);
@@ -305,6 +308,8 @@ TEST(ReplicatorConfigTest, OutOfRangeIsNamed) {
               HasSubstr("field 'heartbeats.interval_ms': 0 is outside"));
   EXPECT_THAT(ErrorOf(With("commit_interval_ms: 60001\n")),
               HasSubstr("field 'commit_interval_ms': 60001 is outside 10..60000"));
+  EXPECT_THAT(ErrorOf(With("transaction_start_delay_ms: -1\n")),
+              HasSubstr("field 'transaction_start_delay_ms': -1 is outside 0..1000"));
   EXPECT_THAT(ErrorOf(With("max_buffered_bytes: 1048575\n")),
               HasSubstr("field 'max_buffered_bytes': 1048575 is outside 1048576..17179869184"));
   EXPECT_EQ(ErrorOf(With("max_buffered_bytes: 17179869184\n")), "");

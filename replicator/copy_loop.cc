@@ -326,6 +326,10 @@ Status CopyLoop::Impl::ProduceFront(bool& taken) {
     front.prepared = true;
   }
   if (exactly_once && !in_transaction) {
+    if (StartDelayLeftMs() > 0) {
+      taken = false;  // the next transaction begins a little after the last commit
+      return Status::Ok();
+    }
     if (rd_kafka_error_t* error = rd_kafka_begin_transaction(producer.get())) {
       return ErrorStatus(error, "beginning a transaction");
     }
@@ -450,6 +454,8 @@ Status CopyLoop::Impl::Run(const std::atomic<bool>& stop) {
     // read_committed consumers on the target wait for copying, not for the interval.
     if (exactly_once && in_transaction && !producer_full && CaughtUp()) {
       if (auto st = Commit(); !st.ok()) return st;
+      next_transaction_at =
+          Clock::now() + std::chrono::milliseconds(config.transaction_start_delay_ms);
       self.stats_.early_commits.fetch_add(1, std::memory_order_relaxed);
       PublishStatus();
       deadline = Clock::now() + interval;
@@ -461,7 +467,8 @@ Status CopyLoop::Impl::Run(const std::atomic<bool>& stop) {
         producer_full ? 0 : static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
     if (auto st = TakeAvailable(wait_ms); !st.ok()) return st;
     ControlFetching();
-    rd_kafka_poll(producer.get(), producer_full ? 5 : 0);
+    const int start_delay_ms = StartDelayLeftMs();
+    rd_kafka_poll(producer.get(), !producer_full ? 0 : start_delay_ms > 0 ? start_delay_ms : 5);
     if (!delivery_error.ok()) return delivery_error;
     if (Clock::now() >= deadline) {
       if (auto st = Commit(); !st.ok()) return st;

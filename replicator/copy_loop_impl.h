@@ -71,6 +71,16 @@ struct CopyLoop::Impl {
   std::uint64_t topics_version = 0;
   std::uint64_t paused_version_seen = 0;
   bool in_transaction = false;
+  // Exactly-once: after a commit because copying caught up, no transaction begins before
+  // this (transaction_start_delay_ms later): the target's coordinator is still writing the
+  // last one's markers, and an AddPartitionsToTxn meanwhile gets CONCURRENT_TRANSACTIONS,
+  // which librdkafka 2.0 retries only after 20 ms.
+  Clock::time_point next_transaction_at;
+  int StartDelayLeftMs() const {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(next_transaction_at -
+                                                                   Clock::now());
+    return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+  }
   Status delivery_error = Status::Ok();
   // What the consumer returned and the producer has not taken yet, in order: records (their
   // headers prepared at the first attempt) and consumer errors, which are handled in their
