@@ -11,8 +11,9 @@ batch; Kafka: no fsync per write). Per broker, on topics of 6 partitions with on
     statistics by both clients;
   - the librdkafka client (bench/rdkafka_client.cc) at full speed, acks=1 and acks=all, with
     the latency of each record taken from its delivery report;
-  - both clients at the same fixed rates on both brokers (equal load), acks=1 and acks=all:
-    the latency comparison that counts;
+  - both clients at the same fixed rates on both brokers (equal load), acks=1 and acks=all,
+    with linger.ms=0 (--equal-load-linger) so that the latency is the broker's and not the
+    clients' batching wait (5 ms by default in both): the latency comparison that counts;
   - consume: kafka-consumer-perf-test (needs a consumer group) and the librdkafka client in
     assign mode (no group), reading what perf-test wrote;
   - the broker's CPU time per scenario and its peak RSS (VmHWM) over the whole session.
@@ -52,6 +53,9 @@ def parse_args() -> argparse.Namespace:
                    "5000,10000; quick 5000)")
     p.add_argument("--rate-seconds", type=float, help="length of each equal-load run (default "
                    "20, quick 4)")
+    p.add_argument("--equal-load-linger", type=int, default=0,
+                   help="linger.ms of both clients at equal load (default 0; 5 is both "
+                   "clients' own default)")
     p.add_argument("--brokers", default="tern,kafka", help="which brokers, in order")
     p.add_argument("--tern-broker", type=Path, default=bs.paths.BIN / "tern-broker")
     p.add_argument("--workdir", type=Path, help="where brokers keep data (default: a temporary "
@@ -100,14 +104,15 @@ def run_broker(name: str, args, workdir: Path, client: Path) -> dict:
         for run in runs:
             load = os.getloadavg()[0]
             cpu0 = bs.cpu_seconds(broker.pid)
+            props = {"linger.ms": str(args.equal_load_linger)} if run["rate"] > 0 else None
             if run["client"] == "perf-test":
                 r = bs.run_producer_perf_test(broker.bootstrap, run["key"], run["records"],
                                               run["acks"], run["rate"], RECORD_SIZE,
-                                              run["warmup"])
+                                              run["warmup"], props=props)
             else:
                 r = bs.run_rdkafka(client, "produce", broker.bootstrap, run["key"],
                                    run["records"], run["acks"], max(run["rate"], 0),
-                                   RECORD_SIZE, run["warmup"])
+                                   RECORD_SIZE, run["warmup"], settings=props)
             r["broker_cpu_s"] = bs.cpu_seconds(broker.pid) - cpu0
             r["records_total"] = run["records"]
             r["load1"] = load
@@ -225,7 +230,8 @@ def report(args, res: dict, load_before: str, load_after: str,
             f"1 replica, no keys, no compression, enable.idempotence=false; "
             f"{args.records} records per full-speed run (the first tenth a warm-up, left out "
             f"of the statistics); equal load {', '.join(map(str, args.rates))} records/s for "
-            f"{args.rate_seconds:g} s each after a {WARMUP_S} s warm-up",
+            f"{args.rate_seconds:g} s each after a {WARMUP_S} s warm-up, both clients with "
+            f"linger.ms={args.equal_load_linger} (full speed: the clients' defaults)",
             "- each broker ran alone, in turn, with its defaults; clients ran on the same "
             "machine, so broker and client share the CPUs"]
     for name, r in (("tern", t), ("kafka", k)):

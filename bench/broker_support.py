@@ -147,10 +147,13 @@ def rdkafka_version() -> str:
 
 def run_rdkafka(client: Path, mode: str, bootstrap: str, topic: str, records: int,
                 acks: str = "1", rate: float = 0, size: int = 1024, warmup: int = 0,
-                timeout: float = 600) -> dict:
+                timeout: float = 600, settings: dict[str, str] | None = None) -> dict:
+    """`settings`: librdkafka properties for the client (--set k=v)."""
     argv = [str(client), mode, "--bootstrap", bootstrap, "--topic", topic,
             "--records", str(records), "--size", str(size), "--acks", acks,
             "--rate", str(rate), "--timeout", str(timeout)]
+    for k, v in (settings or {}).items():
+        argv += ["--set", f"{k}={v}"]
     if mode in ("produce", "e2e"):
         argv += ["--warmup", str(warmup)]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 60)
@@ -174,15 +177,18 @@ _PERF_SUMMARY = re.compile(
 
 def run_producer_perf_test(bootstrap: str, topic: str, records: int, acks: str,
                            throughput: int = -1, size: int = 1024, warmup: int = 0,
-                           timeout: float = 900, extra: list[str] | None = None) -> dict:
+                           timeout: float = 900, extra: list[str] | None = None,
+                           props: dict[str, str] | None = None) -> dict:
     """`extra`: more arguments, e.g. --transactional-id ID --transaction-duration-ms MS (a
-    transactional run, which turns idempotence on itself)."""
+    transactional run, which turns idempotence on itself). `props`: more producer
+    properties (--command-property k=v)."""
     idempotence = "true" if extra and "--transactional-id" in extra else "false"
     argv = [str(paths.kafka_tool("kafka-producer-perf-test")), "--topic", topic,
             "--num-records", str(records), "--record-size", str(size),
             "--throughput", str(throughput), "--warmup-records", str(warmup), *(extra or []),
             "--command-property",
-            f"bootstrap.servers={bootstrap}", f"acks={acks}", f"enable.idempotence={idempotence}"]
+            f"bootstrap.servers={bootstrap}", f"acks={acks}", f"enable.idempotence={idempotence}",
+            *(f"{k}={v}" for k, v in (props or {}).items())]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     match = None
     for line in result.stdout.splitlines():
