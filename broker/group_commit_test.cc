@@ -63,7 +63,7 @@ TEST_F(GroupCommitTest, LightLoadIsNeverSpaced) {
   EXPECT_EQ(commit.spaced_rounds(), 0u);
 }
 
-TEST_F(GroupCommitTest, ARoundAfterAHeavyOneWaitsForTheInterval) {
+TEST_F(GroupCommitTest, ARoundAfterAHeavyOneIsSpacedAndOneAfterALightOneIsNot) {
   GroupCommit commit(io_.get_executor(),
                      {.busy_round_interval = std::chrono::microseconds(20000),
                       .busy_round_bytes = 1024});
