@@ -73,6 +73,7 @@ FieldMap Fields(BrokerConfig& c) {
       {"transactions.abort_check_interval_ms",
        IntField(&c.transactions.abort_check_interval_ms, 1, kInt64Max)},
       {"transactions.id_expiration_ms", IntField(&c.transactions.id_expiration_ms, 1, kInt64Max)},
+      {"transactions.version", IntField(&c.transactions.version, 0, 2)},
   };
 }
 

@@ -96,6 +96,12 @@ struct BrokerTransactionsConfig {
   // often transactions open past their timeout are looked for and aborted. Milliseconds, at
   // least 1. Default 10000, Kafka's.
   std::int64_t abort_check_interval_ms = 10000;
+  // version (the transaction.version feature, KIP-890): 2 (default) lets clients that speak it
+  // (Kafka 4's Java producer) run transaction version 2 — partitions join a transaction with
+  // the write itself (no AddPartitionsToTxn or AddOffsetsToTxn) and every commit or abort
+  // bumps the producer epoch; 0 or 1 tells them to keep to version 1. Older clients and
+  // librdkafka use version 1 either way. 0..2.
+  std::int16_t version = 2;
   // id_expiration_ms (transactional.id.expiration.ms): a transactional id with no transaction
   // open and no request for this long is forgotten (its state removed from
   // __transaction_state, checked with the timeout checks); its next InitProducerId starts it

@@ -13,13 +13,17 @@ asio::awaitable<Result<Reply>> HandleEndTxn(RequestContext& ctx, kafka::Reader& 
   const auto version = ctx.header.api_version;
   kafka::EndTxnRequest request;
   if (!request.Decode(body, version)) co_return body.status();
-  kafka::ErrorCode error = co_await ctx.broker.txns().EndTxn(
-      request.transactional_id, request.producer_id, request.producer_epoch, request.committed);
-  if (error == kafka::ErrorCode::kProducerFenced && version < 2) {
-    error = kafka::ErrorCode::kInvalidProducerEpoch;
+  constexpr std::int16_t kFirstEpochBumpVersion = 5;
+  txn::EndTxnResult result = co_await ctx.broker.txns().EndTxn(
+      request.transactional_id, request.producer_id, request.producer_epoch, request.committed,
+      version >= kFirstEpochBumpVersion);
+  if (result.error == kafka::ErrorCode::kProducerFenced && version < 2) {
+    result.error = kafka::ErrorCode::kInvalidProducerEpoch;
   }
   kafka::EndTxnResponse response;
-  response.error_code = kafka::Code(error);
+  response.error_code = kafka::Code(result.error);
+  response.producer_id = result.producer_id;
+  response.producer_epoch = result.producer_epoch;
   if (response.error_code != 0) ctx.broker.metrics().ErrorReturned("EndTxn", response.error_code);
   response.Encode(out, version);
   co_return Reply::kSend;

@@ -7,7 +7,9 @@
 // sequence gap OUT_OF_ORDER_SEQUENCE_NUMBER, as in Kafka. Transactional batches come with the
 // request's transactional id and are accepted for a partition that the producer's open
 // transaction holds (AddPartitionsToTxn; txn/txn_coordinator.h); otherwise INVALID_TXN_STATE,
-// or INVALID_PRODUCER_EPOCH for a fenced producer.
+// or INVALID_PRODUCER_EPOCH for a fenced producer. From v12 (transaction version 2, KIP-890)
+// the write itself adds its partition to the transaction; the new transaction state is made
+// durable with the data, before the answer.
 #include <spdlog/spdlog.h>
 
 #include <asio/use_awaitable.hpp>
@@ -147,11 +149,33 @@ std::string StampLogAppendTime(std::string_view batches, std::int64_t now) {
   return out;
 }
 
+constexpr std::int16_t kFirstImplicitAddVersion = 12;
+
 // For a transactional request: whether the producer's open transaction holds the partition.
-bool TransactionAllows(BrokerContext& broker, const std::optional<std::string>& transactional_id,
+// From v12 the partition joins the transaction here; `state_logs` gets the log of the new
+// transaction state, which must be durable before the answer.
+bool TransactionAllows(BrokerContext& broker, std::int16_t version,
+                       const std::optional<std::string>& transactional_id,
                        const std::vector<kafka::RecordBatchHeader>& headers, const Topic& topic,
-                       std::int32_t partition, PartitionResponse& out) {
+                       std::int32_t partition, PartitionResponse& out,
+                       std::vector<std::shared_ptr<storage::PartitionLog>>& state_logs) {
   if (!transactional_id.has_value()) return true;
+  if (version >= kFirstImplicitAddVersion) {
+    txn::ImplicitAdd added = broker.txns().AddPartitionForWrite(
+        *transactional_id, headers.front().producer_id, headers.front().producer_epoch,
+        topic.name, partition);
+    if (added.error == kafka::ErrorCode::kNone) {
+      if (added.state_log != nullptr) state_logs.push_back(std::move(added.state_log));
+      return true;
+    }
+    // As Kafka's partition leaders answer it.
+    out.error_code = kafka::Code(added.error == kafka::ErrorCode::kProducerFenced
+                                     ? kafka::ErrorCode::kInvalidProducerEpoch
+                                     : added.error);
+    out.error_message = "partition " + topic.name + "-" + std::to_string(partition) +
+                        " could not join the transaction of " + *transactional_id;
+    return false;
+  }
   const kafka::ErrorCode error =
       broker.txns().CheckWrite(*transactional_id, headers.front().producer_id,
                                headers.front().producer_epoch, topic.name, partition);
@@ -211,8 +235,8 @@ asio::awaitable<Result<Reply>> HandleProduce(RequestContext& ctx, kafka::Reader&
       } else if (std::vector<kafka::RecordBatchHeader> headers;
                  Validate(partition_data.records, version, *topic, topics.defaults(),
                           request.transactional_id.has_value(), &headers, p) &&
-                 TransactionAllows(broker, request.transactional_id, headers, *topic,
-                                   partition_data.index, p)) {
+                 TransactionAllows(broker, version, request.transactional_id, headers, *topic,
+                                   partition_data.index, p, appended)) {
         const bool append_time = TimestampPolicyOf(topic->configs).log_append_time;
         const std::int64_t now = storage::SystemClockMs();
         std::string stamped;

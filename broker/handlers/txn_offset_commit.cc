@@ -5,7 +5,11 @@
 // generation, which are checked as OffsetCommit checks them. The offsets are written durably
 // as a transactional batch and become visible when the transaction commits (dropped when it
 // aborts); meanwhile OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for them.
+// From v5 (transaction version 2, KIP-890) there is no AddOffsetsToTxn: the commit itself
+// adds the group's partition to the transaction, durably before the answer.
 #include <spdlog/spdlog.h>
+
+#include <asio/use_awaitable.hpp>
 
 #include "broker/broker_context.h"
 #include "broker/group/group_coordinator.h"
@@ -24,13 +28,29 @@ constexpr std::int16_t kFirstTopicIdVersion = 6;
 // The OffsetCommit version whose member checks TxnOffsetCommit v3+ shares.
 constexpr std::int16_t kMemberCheckVersion = 8;
 
-kafka::ErrorCode GroupError(BrokerContext& broker, const Request& request) {
+constexpr std::int16_t kFirstImplicitAddVersion = 5;
+
+// The error for every partition of the request, or NONE. From v5 the group's partition joins
+// the transaction here; `state_log` then gets the log of the new transaction state.
+kafka::ErrorCode GroupError(BrokerContext& broker, const Request& request, std::int16_t version,
+                            std::shared_ptr<storage::PartitionLog>& state_log) {
   group::GroupCoordinator& groups = broker.groups();
   if (request.group_id.empty()) return kafka::ErrorCode::kInvalidGroupId;
   if (!groups.Available(request.group_id)) return kafka::ErrorCode::kCoordinatorNotAvailable;
-  const kafka::ErrorCode txn_error = broker.txns().CheckWrite(
-      request.transactional_id, request.producer_id, request.producer_epoch,
-      group::kOffsetsTopic, groups.offsets().PartitionFor(request.group_id));
+  const std::int32_t partition = groups.offsets().PartitionFor(request.group_id);
+  if (version >= kFirstImplicitAddVersion) {
+    txn::ImplicitAdd added =
+        broker.txns().AddPartitionForWrite(request.transactional_id, request.producer_id,
+                                           request.producer_epoch, group::kOffsetsTopic, partition);
+    if (added.error == kafka::ErrorCode::kProducerFenced) {
+      return kafka::ErrorCode::kInvalidProducerEpoch;
+    }
+    if (added.error != kafka::ErrorCode::kNone) return added.error;
+    state_log = std::move(added.state_log);
+  }
+  const kafka::ErrorCode txn_error =
+      broker.txns().CheckWrite(request.transactional_id, request.producer_id,
+                               request.producer_epoch, group::kOffsetsTopic, partition);
   if (txn_error != kafka::ErrorCode::kNone) return txn_error;
   if (request.generation_id_or_member_epoch >= 0) {
     return groups.ValidateOffsetCommit(request.group_id, request.generation_id_or_member_epoch,
@@ -49,7 +69,8 @@ asio::awaitable<Result<Reply>> HandleTxnOffsetCommit(RequestContext& ctx, kafka:
   if (!request.Decode(body, version)) co_return body.status();
   BrokerContext& broker = ctx.broker;
   group::GroupCoordinator& groups = broker.groups();
-  const kafka::ErrorCode group_error = GroupError(broker, request);
+  std::shared_ptr<storage::PartitionLog> state_log;
+  const kafka::ErrorCode group_error = GroupError(broker, request, version, state_log);
   const std::int64_t now = storage::SystemClockMs();
 
   Response response;
@@ -87,6 +108,20 @@ asio::awaitable<Result<Reply>> HandleTxnOffsetCommit(RequestContext& ctx, kafka:
       for (auto& rt : response.topics) {
         for (auto& rp : rt.partitions) {
           if (rp.error_code == 0) rp.error_code = code;
+        }
+      }
+    }
+  }
+  if (state_log != nullptr && broker.config().fsync == FsyncPolicy::kAlways) {
+    std::vector<std::shared_ptr<storage::PartitionLog>> to_sync{state_log};
+    const Status durable =
+        co_await broker.group_commit().WaitDurable(std::move(to_sync), asio::use_awaitable);
+    if (!durable.ok()) {
+      for (auto& rt : response.topics) {
+        for (auto& rp : rt.partitions) {
+          if (rp.error_code == 0) {
+            rp.error_code = kafka::Code(kafka::ErrorCode::kCoordinatorNotAvailable);
+          }
         }
       }
     }

@@ -27,6 +27,18 @@ std::int64_t NowMs() {
       .count();
 }
 
+EndTxnResult EndTxnError(ErrorCode error) {
+  EndTxnResult result;
+  result.error = error;
+  return result;
+}
+
+ImplicitAdd ImplicitAddError(ErrorCode error) {
+  ImplicitAdd result;
+  result.error = error;
+  return result;
+}
+
 bool Preparing(TxnState s) {
   return s == TxnState::kPrepareCommit || s == TxnState::kPrepareAbort ||
          s == TxnState::kPrepareEpochFence;
@@ -247,22 +259,30 @@ asio::awaitable<std::size_t> TxnCoordinator::ExpireIds(std::int64_t now_ms) {
   co_return expired;
 }
 
-asio::awaitable<Status> TxnCoordinator::AppendRecord(const std::string& transactional_id,
-                                                     std::optional<std::string> value,
-                                                     bool wait) {
+Result<std::shared_ptr<storage::PartitionLog>> TxnCoordinator::AppendRecordNow(
+    const std::string& transactional_id, std::optional<std::string> value) {
   const std::int32_t partition =
       PartitionForTransactionalId(transactional_id, static_cast<std::int32_t>(logs_.size()));
   std::shared_ptr<storage::PartitionLog> log = logs_[static_cast<std::size_t>(partition)];
   if (log == nullptr || unavailable_.count(partition) != 0) {
-    co_return Status::Unavailable(std::string(kTransactionStateTopic) + "-" +
-                                  std::to_string(partition) + " is offline");
+    return Status::Unavailable(std::string(kTransactionStateTopic) + "-" +
+                               std::to_string(partition) + " is offline");
   }
   kafka::RecordToBuild record;
   record.key = EncodeTxnLogKey(transactional_id);
   record.value = std::move(value);
   record.timestamp = NowMs();
   auto appended = log->Append(kafka::BuildRecordBatch({record}));
+  if (!appended.ok()) return appended.status();
+  return log;
+}
+
+asio::awaitable<Status> TxnCoordinator::AppendRecord(const std::string& transactional_id,
+                                                     std::optional<std::string> value,
+                                                     bool wait) {
+  auto appended = AppendRecordNow(transactional_id, std::move(value));
   if (!appended.ok()) co_return appended.status();
+  std::shared_ptr<storage::PartitionLog> log = std::move(appended.value());
   if (config_.wait_for_fsync) {
     std::vector<std::shared_ptr<storage::PartitionLog>> to_sync{log};
     if (!wait) {
@@ -440,50 +460,149 @@ TxnCoordinator::AddPartitions(std::string transactional_id, std::int64_t produce
   co_return out;
 }
 
-asio::awaitable<ErrorCode> TxnCoordinator::EndTxn(std::string transactional_id,
-                                                  std::int64_t producer_id,
-                                                  std::int16_t producer_epoch, bool commit) {
-  if (!Available(transactional_id)) co_return ErrorCode::kCoordinatorNotAvailable;
-  if (busy_.count(transactional_id) != 0) co_return ErrorCode::kConcurrentTransactions;
+asio::awaitable<EndTxnResult> TxnCoordinator::EndTxn(std::string transactional_id,
+                                                     std::int64_t producer_id,
+                                                     std::int16_t producer_epoch, bool commit,
+                                                     bool bump_epoch) {
+  if (!Available(transactional_id)) co_return EndTxnError(ErrorCode::kCoordinatorNotAvailable);
+  if (busy_.count(transactional_id) != 0) {
+    co_return EndTxnError(ErrorCode::kConcurrentTransactions);
+  }
+  if (bump_epoch) {
+    co_return co_await EndTxnBumpingEpoch(transactional_id, producer_id, producer_epoch, commit);
+  }
   auto it = txns_.find(transactional_id);
   if (it == txns_.end() || it->second.producer_id != producer_id) {
-    co_return ErrorCode::kInvalidProducerIdMapping;
+    co_return EndTxnError(ErrorCode::kInvalidProducerIdMapping);
   }
-  if (producer_epoch != it->second.producer_epoch) co_return ErrorCode::kProducerFenced;
+  if (producer_epoch != it->second.producer_epoch) co_return EndTxnError(ErrorCode::kProducerFenced);
   switch (it->second.state) {
     case TxnState::kOngoing:
       break;
     case TxnState::kCompleteCommit:
       // A retry of the EndTxn that completed it.
-      co_return commit ? ErrorCode::kNone : ErrorCode::kInvalidTxnState;
+      co_return EndTxnError(commit ? ErrorCode::kNone : ErrorCode::kInvalidTxnState);
     case TxnState::kCompleteAbort:
-      co_return commit ? ErrorCode::kInvalidTxnState : ErrorCode::kNone;
+      co_return EndTxnError(commit ? ErrorCode::kInvalidTxnState : ErrorCode::kNone);
     case TxnState::kPrepareCommit:
     case TxnState::kPrepareAbort:
     case TxnState::kPrepareEpochFence:
-      co_return ErrorCode::kConcurrentTransactions;
+      co_return EndTxnError(ErrorCode::kConcurrentTransactions);
     default:
-      co_return ErrorCode::kInvalidTxnState;
+      co_return EndTxnError(ErrorCode::kInvalidTxnState);
   }
   BusyGuard busy(busy_, transactional_id);
   if (Status s = co_await EndTransaction(transactional_id, commit, producer_epoch,
                                          commit ? "commit" : "abort");
       !s.ok()) {
     spdlog::error("ending the transaction of {}: {}", transactional_id, s.ToString());
-    co_return ErrorCode::kCoordinatorNotAvailable;
+    co_return EndTxnError(ErrorCode::kCoordinatorNotAvailable);
   }
-  co_return ErrorCode::kNone;
+  co_return EndTxnError(ErrorCode::kNone);
+}
+
+asio::awaitable<EndTxnResult> TxnCoordinator::EndTxnBumpingEpoch(
+    const std::string& transactional_id, std::int64_t producer_id, std::int16_t producer_epoch,
+    bool commit) {
+  constexpr std::int16_t kMaxEpoch = std::numeric_limits<std::int16_t>::max();
+  auto it = txns_.find(transactional_id);
+  if (it == txns_.end()) co_return EndTxnError(ErrorCode::kInvalidProducerIdMapping);
+  const TxnLogValue& txn = it->second;
+  const bool completed =
+      txn.state == TxnState::kCompleteCommit || txn.state == TxnState::kCompleteAbort;
+  // A retry of the EndTxn that bumped the epoch (or, when the epoch ran out, the producer id).
+  const auto previous = previous_producer_id_.find(transactional_id);
+  const bool retry =
+      (txn.producer_id == producer_id && producer_epoch + 1 == txn.producer_epoch) ||
+      (previous != previous_producer_id_.end() && previous->second == producer_id &&
+       producer_epoch >= kMaxEpoch - 1 && txn.producer_epoch == 0);
+  if (!retry && txn.producer_id != producer_id) {
+    co_return EndTxnError(ErrorCode::kInvalidProducerIdMapping);
+  }
+  if (retry) {
+    if (Preparing(txn.state)) co_return EndTxnError(ErrorCode::kConcurrentTransactions);
+    if (!completed) co_return EndTxnError(ErrorCode::kProducerFenced);
+    const bool same = commit == (txn.state == TxnState::kCompleteCommit);
+    if (!same) co_return EndTxnError(ErrorCode::kInvalidTxnState);
+    co_return EndTxnResult{ErrorCode::kNone, txn.producer_id, txn.producer_epoch};
+  }
+  if (producer_epoch != txn.producer_epoch) co_return EndTxnError(ErrorCode::kProducerFenced);
+  if (Preparing(txn.state)) co_return EndTxnError(ErrorCode::kConcurrentTransactions);
+  // An abort with nothing open still bumps the epoch (as after initTransactions, or a
+  // transaction whose writes all failed); a commit needs an open transaction.
+  const bool open = txn.state == TxnState::kOngoing;
+  if (!open && (commit || (txn.state != TxnState::kEmpty && !completed))) {
+    co_return EndTxnError(ErrorCode::kInvalidTxnState);
+  }
+  std::int64_t next_producer_id = -1;
+  if (producer_epoch >= kMaxEpoch - 1) {
+    Result<std::int64_t> id = producer_ids_.Next();
+    if (!id.ok()) {
+      spdlog::error("no producer id for {}: {}", transactional_id, id.status().ToString());
+      co_return EndTxnError(ErrorCode::kCoordinatorNotAvailable);
+    }
+    next_producer_id = id.value();
+  }
+  const auto epoch = static_cast<std::int16_t>(std::min<int>(producer_epoch + 1, kMaxEpoch));
+  BusyGuard busy(busy_, transactional_id);
+  if (!open) {
+    TxnLogValue empty = txn;
+    empty.partitions.clear();
+    txns_[transactional_id] = std::move(empty);
+  }
+  if (Status s = co_await EndTransaction(transactional_id, commit, epoch,
+                                         commit ? "commit" : "abort", next_producer_id);
+      !s.ok()) {
+    spdlog::error("ending the transaction of {}: {}", transactional_id, s.ToString());
+    co_return EndTxnError(ErrorCode::kCoordinatorNotAvailable);
+  }
+  const TxnLogValue& now = txns_.at(transactional_id);
+  co_return EndTxnResult{ErrorCode::kNone, now.producer_id, now.producer_epoch};
+}
+
+ImplicitAdd TxnCoordinator::AddPartitionForWrite(const std::string& transactional_id,
+                                                 std::int64_t producer_id,
+                                                 std::int16_t producer_epoch,
+                                                 const std::string& topic,
+                                                 std::int32_t partition) {
+  if (!Available(transactional_id)) return ImplicitAddError(ErrorCode::kCoordinatorNotAvailable);
+  if (busy_.count(transactional_id) != 0) return ImplicitAddError(ErrorCode::kConcurrentTransactions);
+  auto it = txns_.find(transactional_id);
+  if (it == txns_.end() || it->second.producer_id != producer_id) {
+    return ImplicitAddError(ErrorCode::kInvalidProducerIdMapping);
+  }
+  if (producer_epoch != it->second.producer_epoch) return ImplicitAddError(ErrorCode::kProducerFenced);
+  if (Preparing(it->second.state)) return ImplicitAddError(ErrorCode::kConcurrentTransactions);
+  TxnLogValue next = it->second;
+  if (next.state != TxnState::kOngoing) {
+    next.state = TxnState::kOngoing;
+    next.partitions.clear();
+    next.start_ms = NowMs();
+  }
+  if (!next.partitions[topic].insert(partition).second) return ImplicitAdd{};
+  next.last_update_ms = NowMs();
+  auto log = AppendRecordNow(transactional_id, EncodeTxnLogValue(next));
+  if (!log.ok()) {
+    spdlog::error("writing the state of {}: {}", transactional_id, log.status().ToString());
+    return ImplicitAddError(ErrorCode::kCoordinatorNotAvailable);
+  }
+  it->second = std::move(next);
+  ReportOpen();
+  return ImplicitAdd{ErrorCode::kNone, std::move(log.value())};
 }
 
 asio::awaitable<Status> TxnCoordinator::EndTransaction(const std::string& transactional_id,
                                                        bool commit, std::int16_t epoch,
-                                                       std::string_view outcome) {
+                                                       std::string_view outcome,
+                                                       std::int64_t next_producer_id) {
   TxnLogValue prepared = txns_.at(transactional_id);
   prepared.state = commit ? TxnState::kPrepareCommit : TxnState::kPrepareAbort;
   prepared.producer_epoch = epoch;
+  if (prepared.start_ms < 0) prepared.start_ms = NowMs();
   if (Status s = co_await WriteState(transactional_id, std::move(prepared)); !s.ok()) {
     co_return s;
   }
+  if (next_producer_id >= 0) next_producer_id_[transactional_id] = next_producer_id;
   Status done = co_await Complete(transactional_id);
   if (done.ok()) metrics_.TransactionEnded(outcome);
   co_return done;
@@ -504,6 +623,13 @@ asio::awaitable<Status> TxnCoordinator::Complete(const std::string& transactiona
   TxnLogValue complete = prepared;
   complete.state = commit ? TxnState::kCompleteCommit : TxnState::kCompleteAbort;
   complete.partitions.clear();
+  if (auto next = next_producer_id_.find(transactional_id); next != next_producer_id_.end()) {
+    // The epoch ran out: the id goes on as a new producer id.
+    previous_producer_id_[transactional_id] = complete.producer_id;
+    complete.producer_id = next->second;
+    complete.producer_epoch = 0;
+    next_producer_id_.erase(next);
+  }
   // Not waited for: if it is lost, start-up finds the transaction prepared and writes the
   // markers again.
   co_return co_await WriteState(transactional_id, std::move(complete), /*wait=*/false);

@@ -60,6 +60,21 @@ struct InitProducerIdResult {
   std::int16_t producer_epoch = -1;
 };
 
+struct EndTxnResult {
+  kafka::ErrorCode error = kafka::ErrorCode::kNone;
+  // Transaction version 2 (EndTxn v5+): the producer id and epoch to use from now on.
+  std::int64_t producer_id = -1;
+  std::int16_t producer_epoch = -1;
+};
+
+// A partition joining a transaction with the write itself (transaction version 2).
+struct ImplicitAdd {
+  kafka::ErrorCode error = kafka::ErrorCode::kNone;
+  // When the partition was added: the __transaction_state log holding the new state, to be
+  // made durable before the write is acknowledged.
+  std::shared_ptr<storage::PartitionLog> state_log;
+};
+
 // A transactional id's state, as DescribeTransactions reports it.
 struct TxnDescription {
   std::string transactional_id;
@@ -105,9 +120,24 @@ class TxnCoordinator {
       TxnPartitions partitions, bool verify_only = false);
 
   // Commits or aborts the producer's transaction; answers once its markers are durable.
-  asio::awaitable<kafka::ErrorCode> EndTxn(std::string transactional_id,
-                                           std::int64_t producer_id, std::int16_t producer_epoch,
-                                           bool commit);
+  // `bump_epoch` (transaction version 2, EndTxn v5+): the markers and the new state carry the
+  // next epoch (a new producer id at epoch 0 once the epoch runs out), which the result
+  // returns; an abort with no transaction open bumps the epoch too, and a retry of the EndTxn
+  // that bumped it is answered as the first one was.
+  asio::awaitable<EndTxnResult> EndTxn(std::string transactional_id, std::int64_t producer_id,
+                                       std::int16_t producer_epoch, bool commit,
+                                       bool bump_epoch = false);
+
+  // Transaction version 2 (Produce v12+, TxnOffsetCommit v5+): adds the partition to the
+  // producer's transaction, opening one when none is open, at once; the new state is
+  // appended to __transaction_state, and the caller makes that durable with its own write.
+  // NONE with no log when the partition was in the open transaction already;
+  // CONCURRENT_TRANSACTIONS while the id has another operation in flight or a transaction
+  // being completed; INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED (another epoch) or
+  // COORDINATOR_NOT_AVAILABLE otherwise.
+  ImplicitAdd AddPartitionForWrite(const std::string& transactional_id, std::int64_t producer_id,
+                                   std::int16_t producer_epoch, const std::string& topic,
+                                   std::int32_t partition);
 
   // Whether the producer may write to the partition now (Produce of a transactional batch,
   // TxnOffsetCommit into __consumer_offsets): NONE when the partition is in its open
@@ -145,12 +175,21 @@ class TxnCoordinator {
   // under fsync "always" waits for durability, or with `wait` false only starts it.
   asio::awaitable<Status> AppendRecord(const std::string& transactional_id,
                                        std::optional<std::string> value, bool wait);
+  // Appends the id's record without waiting; returns the log it went to.
+  Result<std::shared_ptr<storage::PartitionLog>> AppendRecordNow(
+      const std::string& transactional_id, std::optional<std::string> value);
   // Appends the id's tombstone, waits until it is durable, then forgets the id.
   asio::awaitable<Status> WriteTombstone(const std::string& transactional_id);
   // From Ongoing: writes Prepare{Commit,Abort} at `epoch`, the markers, then Complete*.
-  // `outcome` is what the metrics count it as ("commit", "abort", "timeout").
+  // `outcome` is what the metrics count it as ("commit", "abort", "timeout"). With
+  // `next_producer_id` the Complete state moves the id to that producer id at epoch 0.
   asio::awaitable<Status> EndTransaction(const std::string& transactional_id, bool commit,
-                                         std::int16_t epoch, std::string_view outcome);
+                                         std::int16_t epoch, std::string_view outcome,
+                                         std::int64_t next_producer_id = -1);
+  // EndTxn of transaction version 2, for an id that is not busy.
+  asio::awaitable<EndTxnResult> EndTxnBumpingEpoch(const std::string& transactional_id,
+                                                   std::int64_t producer_id,
+                                                   std::int16_t producer_epoch, bool commit);
   // From Prepare*: the markers and the Complete record. Retries failed marker writes.
   asio::awaitable<Status> Complete(const std::string& transactional_id);
   asio::awaitable<Status> WriteMarkers(const TxnLogValue& txn, bool commit);
@@ -167,6 +206,10 @@ class TxnCoordinator {
   std::set<std::int32_t> unavailable_;
   std::map<std::string, TxnLogValue> txns_;
   std::set<std::string> busy_;  // ids with an operation in flight
+  // Transaction version 2: the producer id to move to when the prepared transaction completes
+  // (its epoch ran out), and the one an id left that way, to answer an EndTxn retry.
+  std::map<std::string, std::int64_t> next_producer_id_;
+  std::map<std::string, std::int64_t> previous_producer_id_;
   OffsetsHook offsets_hook_;
   asio::steady_timer timer_;
   bool stopped_ = false;

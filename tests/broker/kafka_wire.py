@@ -4,7 +4,8 @@ error codes that clients hide behind retries.
 
 Only non-flexible versions are used (request header v1, response header v0): Produce v3,
 Fetch v4, ListOffsets v1, Metadata v1, ApiVersions v0, InitProducerId v0-1 — except
-init_producer_id(), which speaks every InitProducerId version, flexible ones included. Record
+init_producer_id(), which speaks every InitProducerId version, flexible ones included, and
+end_txn(), which speaks EndTxn v3-5 (flexible). Record
 batches are magic 2, uncompressed, CRC-32C as Kafka computes it; idempotent producers' batches
 carry a producer id, epoch and base sequence.
 """
@@ -19,6 +20,7 @@ from kafka.record import MemoryRecords
 from kafka.record.util import calc_crc32c
 
 PRODUCE, FETCH, LIST_OFFSETS, METADATA, API_VERSIONS, INIT_PRODUCER_ID = 0, 1, 2, 3, 18, 22
+END_TXN = 26
 
 # Kafka error codes the tests look for (apache/kafka Errors.java).
 NONE = 0
@@ -29,8 +31,10 @@ UNSUPPORTED_VERSION = 35
 INVALID_REQUEST = 42
 OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 INVALID_PRODUCER_EPOCH = 47
+INVALID_TXN_STATE = 48
 KAFKA_STORAGE_ERROR = 56
 INVALID_RECORD = 87
+PRODUCER_FENCED = 90
 
 
 def string(s: str | None) -> bytes:
@@ -130,22 +134,41 @@ def init_producer_id_body(version: int, transactional_id: str | None = None,
     return body + b"\x00"
 
 
+def flexible_request(conn: "Connection", api_key: int, version: int, body: bytes) -> bytes:
+    """Request header v2 (client id, then no tags); returns the body after response header v1
+    (a tags byte)."""
+    cid = conn.next_id
+    conn.next_id += 1
+    payload = struct.pack(">hhi", api_key, version, cid) + string("tern-tests") + b"\x00" + body
+    conn.send_raw(struct.pack(">i", len(payload)) + payload)
+    answer = conn.receive(cid)
+    assert answer[0] == 0, "unexpected tagged fields in the response header"
+    return answer[1:]
+
+
 def init_producer_id(conn: "Connection", version: int = 1, **kwargs) -> tuple[int, int, int]:
     """Sends InitProducerId at `version` and returns (error, producer id, epoch)."""
     body = init_producer_id_body(version, **kwargs)
     if version < 2:
         answer = conn.request(INIT_PRODUCER_ID, version, body)
     else:
-        # Request header v2 (client id, then no tags); response header v1 (a tags byte).
-        cid = conn.next_id
-        conn.next_id += 1
-        payload = (struct.pack(">hhi", INIT_PRODUCER_ID, version, cid) + string("tern-tests")
-                   + b"\x00" + body)
-        conn.send_raw(struct.pack(">i", len(payload)) + payload)
-        answer = conn.receive(cid)
-        assert answer[0] == 0, "unexpected tagged fields in the response header"
-        answer = answer[1:]
+        answer = flexible_request(conn, INIT_PRODUCER_ID, version, body)
     _throttle, error, producer_id, epoch = struct.unpack_from(">ihqh", answer)
+    return error, producer_id, epoch
+
+
+def end_txn(conn: "Connection", version: int, transactional_id: str, producer_id: int,
+            producer_epoch: int, committed: bool) -> tuple[int, int, int]:
+    """EndTxn v3-5; returns (error, producer id, epoch), the last two -1 below v5."""
+    assert 3 <= version <= 5
+    b = transactional_id.encode()
+    body = (bytes([len(b) + 1]) + b + struct.pack(">qh?", producer_id, producer_epoch, committed)
+            + b"\x00")
+    answer = flexible_request(conn, END_TXN, version, body)
+    _throttle, error = struct.unpack_from(">ih", answer)
+    if version < 5:
+        return error, -1, -1
+    producer_id, epoch = struct.unpack_from(">qh", answer, 6)
     return error, producer_id, epoch
 
 

@@ -1,0 +1,125 @@
+"""Transaction version 2 (KIP-890) against tern-broker:
+- Kafka's feature tool reads transaction.version from ApiVersions: supported 0-2, finalized at
+  the configured `transactions.version`;
+- Kafka 4's Java producer, in a consume-transform-produce loop (Kafka's
+  TransactionalMessageCopier), runs version 2 when it is finalized: no AddPartitionsToTxn and
+  no AddOffsetsToTxn reach the broker, every commit bumps the producer epoch, and the output
+  holds each input record once; with `transactions.version: 1` it keeps to version 1;
+- EndTxn v5 by hand: an abort with nothing open bumps the epoch, a retry of it is answered as
+  the first one, and the other outcome, a stale epoch or an unknown epoch are refused.
+"""
+from __future__ import annotations
+
+import re
+import urllib.request
+
+import pytest
+
+import kafka_wire as kw
+from harness import paths
+from harness.ports import free_port
+from harness.process import ManagedProcess
+from harness.tern import TernBroker
+from tern_fixtures import create_topic, tern, tern_module, tool
+from test_transactions import assert_copied_exactly_once, produce_input
+
+__all__ = ["tern", "tern_module"]
+
+
+def request_counts(metrics_port: int) -> dict[str, int]:
+    """Requests handled per API, from the broker's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {api: int(float(n)) for api, n in re.findall(
+        r'^tern_broker_request_duration_seconds_count\{api="(\w+)"\} (\S+)$', text, re.M)}
+
+
+def describe_transaction(bootstrap: str, transactional_id: str) -> dict[str, str]:
+    """kafka-transactions describe: its header row's columns and the id's row."""
+    out = tool("kafka-transactions", "--bootstrap-server", bootstrap, "describe",
+               "--transactional-id", transactional_id)
+    lines = [line.split() for line in out.splitlines() if line.strip()]
+    at = next(i for i, words in enumerate(lines) if "TransactionalId" in words)
+    return dict(zip(lines[at], lines[at + 1]))
+
+
+def features(bootstrap: str) -> str:
+    return tool("kafka-run-class", "org.apache.kafka.tools.FeatureCommand",
+                "--bootstrap-server", bootstrap, "describe")
+
+
+def test_feature_tool_reports_the_configured_transaction_version(tmp_path):
+    default = TernBroker(tmp_path / "default").start()
+    try:
+        out = features(default.bootstrap)
+        assert re.search(r"Feature: transaction.version\s+SupportedMinVersion: 0\s+"
+                         r"SupportedMaxVersion: 2\s+FinalizedVersionLevel: 2", out), out
+    finally:
+        default.stop()
+    v1 = TernBroker(tmp_path / "v1", config={"transactions": "{version: 1}"}).start()
+    try:
+        out = features(v1.bootstrap)
+        assert re.search(r"transaction.version\s.*FinalizedVersionLevel: 1\s", out), out
+    finally:
+        v1.stop()
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_java_copy_loop_uses_the_finalized_transaction_version(tmp_path, version):
+    metrics_port = free_port()
+    broker = TernBroker(tmp_path / "tern", config={
+        "metrics_listen": f"127.0.0.1:{metrics_port}",
+        "transactions": f"{{version: {version}}}"}).start()
+    try:
+        bootstrap, source, sink = broker.bootstrap, "tv-in", "tv-out"
+        create_topic(bootstrap, source)
+        create_topic(bootstrap, sink, partitions=3)
+        produce_input(bootstrap, source, 1, 600)
+        argv = [paths.kafka_tool("kafka-run-class"),
+                "org.apache.kafka.tools.TransactionalMessageCopier",
+                "--broker-list", bootstrap, "--input-topic", source, "--input-partition", "0",
+                "--output-topic", sink, "--consumer-group", "tv-copy", "--transactional-id",
+                "tv-copy", "--transaction-size", "50", "--max-messages", "600",
+                "--use-group-metadata"]
+        copier = ManagedProcess("java-copier", argv, tmp_path / "copier.log").start()
+        assert copier.proc.wait(timeout=180) == 0, copier.log_tail()
+        assert_copied_exactly_once(bootstrap, source, sink, 1, b"")
+
+        counts = request_counts(metrics_port)
+        commits = counts.get("EndTxn", 0)
+        assert commits >= 600 // 50, counts
+        assert counts.get("TxnOffsetCommit", 0) >= commits, counts
+        described = describe_transaction(bootstrap, "tv-copy")
+        assert described["TransactionState"] == "CompleteCommit", described
+        if version == 2:
+            # Partitions and the group's offsets joined each transaction with the writes
+            # themselves, and each commit moved the producer to the next epoch.
+            assert counts.get("AddPartitionsToTxn", 0) == 0, counts
+            assert counts.get("AddOffsetsToTxn", 0) == 0, counts
+            assert int(described["ProducerEpoch"]) == commits, (described, counts)
+        else:
+            assert counts.get("AddPartitionsToTxn", 0) >= commits, counts
+            assert counts.get("AddOffsetsToTxn", 0) >= commits, counts
+            assert int(described["ProducerEpoch"]) == 0, described
+    finally:
+        broker.stop()
+
+
+def test_end_txn_v5_bumps_the_epoch_and_answers_a_retry_alike(tern_module):
+    with kw.Connection(tern_module.bootstrap) as conn:
+        error, pid, epoch = kw.init_producer_id(conn, 3, transactional_id="tv-raw",
+                                                timeout_ms=60000)
+        assert (error, epoch) == (kw.NONE, 0)
+        # Abort with nothing open (as right after initTransactions): the epoch moves on.
+        assert kw.end_txn(conn, 5, "tv-raw", pid, 0, False) == (kw.NONE, pid, 1)
+        # The same request again, as a client retries it: the same answer, no second bump.
+        assert kw.end_txn(conn, 5, "tv-raw", pid, 0, False) == (kw.NONE, pid, 1)
+        # A retry that asks for the other outcome, a commit with nothing open, an epoch the
+        # coordinator never gave, and an unknown producer id are refused.
+        assert kw.end_txn(conn, 5, "tv-raw", pid, 0, True)[0] == kw.INVALID_TXN_STATE
+        assert kw.end_txn(conn, 5, "tv-raw", pid, 1, True)[0] == kw.INVALID_TXN_STATE
+        assert kw.end_txn(conn, 5, "tv-raw", pid, 7, False)[0] == kw.PRODUCER_FENCED
+        assert kw.end_txn(conn, 5, "tv-raw", pid + 1000, 1, False)[0] == 49  # ID_MAPPING
+        # Version 4 keeps version 1's rules: no bump, no producer id in the answer.
+        assert kw.end_txn(conn, 4, "tv-raw", pid, 1, False) == (kw.NONE, -1, -1)
+        assert kw.end_txn(conn, 5, "tv-raw", pid, 1, False) == (kw.NONE, pid, 2)
