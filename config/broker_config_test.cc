@@ -87,6 +87,7 @@ transactions:
   max_timeout_ms: 60000
   abort_check_interval_ms: 250
   id_expiration_ms: 5000
+  version: 1
 )",
                              "all.yaml");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -125,6 +126,7 @@ transactions:
   EXPECT_EQ(v.transactions.max_timeout_ms, 60000);
   EXPECT_EQ(v.transactions.abort_check_interval_ms, 250);
   EXPECT_EQ(v.transactions.id_expiration_ms, 5000);
+  EXPECT_EQ(v.transactions.version, 1);
 }
 
 TEST(BrokerConfigTest, GroupDefaultsAreKafkas) {
@@ -159,6 +161,15 @@ TEST(BrokerConfigTest, ProducerIdExpirationDefaultsToOneDayAndMustBePositive) {
   auto zero = ParseBrokerConfig("producer_id_expiration_ms: 0\n", "z.yaml");
   ASSERT_FALSE(zero.ok());
   EXPECT_THAT(zero.status().message(), HasSubstr("field 'producer_id_expiration_ms'"));
+}
+
+TEST(BrokerConfigTest, TransactionVersionDefaultsToTwoAndStaysInItsRange) {
+  auto c = ParseBrokerConfig("", "empty.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c.value().transactions.version, 2);
+  auto three = ParseBrokerConfig("transactions:\n  version: 3\n", "t.yaml");
+  ASSERT_FALSE(three.ok());
+  EXPECT_THAT(three.status().message(), HasSubstr("field 'transactions.version'"));
 }
 
 TEST(BrokerConfigTest, UnknownFieldIsNamed) {
