@@ -6,7 +6,9 @@
   no AddOffsetsToTxn reach the broker, every commit bumps the producer epoch, and the output
   holds each input record once; with `transactions.version: 1` it keeps to version 1;
 - EndTxn v5 by hand: an abort with nothing open bumps the epoch, a retry of it is answered as
-  the first one, and the other outcome, a stale epoch or an unknown epoch are refused.
+  the first one, and the other outcome, a stale epoch or an unknown epoch are refused; past
+  epoch 32766 the id moves to a new producer id at epoch 0, and a retry with the old id is
+  answered alike.
 """
 from __future__ import annotations
 
@@ -123,3 +125,24 @@ def test_end_txn_v5_bumps_the_epoch_and_answers_a_retry_alike(tern_module):
         # Version 4 keeps version 1's rules: no bump, no producer id in the answer.
         assert kw.end_txn(conn, 4, "tv-raw", pid, 1, False) == (kw.NONE, -1, -1)
         assert kw.end_txn(conn, 5, "tv-raw", pid, 1, False) == (kw.NONE, pid, 2)
+
+
+def test_end_txn_v5_moves_to_a_new_producer_id_when_the_epoch_runs_out(tmp_path):
+    # fsync never: the 32k state changes this walk takes are not what is under test.
+    broker = TernBroker(tmp_path / "tern", config={"fsync": "never"}).start()
+    try:
+        with kw.Connection(broker.bootstrap) as conn:
+            error, pid, epoch = kw.init_producer_id(conn, 3, transactional_id="tv-wrap")
+            assert (error, epoch) == (kw.NONE, 0)
+            while epoch < 32765:  # each InitProducerId of the same instance bumps the epoch
+                error, same_pid, epoch = kw.init_producer_id(
+                    conn, 3, transactional_id="tv-wrap", producer_id=pid, producer_epoch=epoch)
+                assert (error, same_pid) == (kw.NONE, pid)
+            assert kw.end_txn(conn, 5, "tv-wrap", pid, 32765, False) == (kw.NONE, pid, 32766)
+            error, new_pid, new_epoch = kw.end_txn(conn, 5, "tv-wrap", pid, 32766, False)
+            assert (error, new_epoch) == (kw.NONE, 0) and new_pid != pid
+            # A retry with the old producer id gets the same answer.
+            assert kw.end_txn(conn, 5, "tv-wrap", pid, 32766, False) == (kw.NONE, new_pid, 0)
+            assert kw.end_txn(conn, 5, "tv-wrap", new_pid, 0, False) == (kw.NONE, new_pid, 1)
+    finally:
+        broker.stop()
