@@ -203,18 +203,20 @@ asio::awaitable<void> TxnCoordinator::TimeoutLoop() {
 }
 
 asio::awaitable<std::size_t> TxnCoordinator::AbortTimedOut(std::int64_t now_ms) {
+  auto timed_out = [&](const TxnLogValue& txn) {
+    return txn.state == TxnState::kOngoing && now_ms - txn.start_ms > txn.timeout_ms;
+  };
   std::vector<std::string> expired;
   for (const auto& [id, txn] : txns_) {
-    if (txn.state == TxnState::kOngoing && busy_.count(id) == 0 &&
-        now_ms - txn.start_ms > txn.timeout_ms) {
-      expired.push_back(id);
-    }
+    if (timed_out(txn) && busy_.count(id) == 0) expired.push_back(id);
   }
   std::size_t aborted = 0;
   for (const std::string& id : expired) {
+    // Checked again: while an earlier abort was written this id may have ended its
+    // transaction and opened a new one (a write alone opens one, with transaction version 2).
     if (busy_.count(id) != 0) continue;
     auto it = txns_.find(id);
-    if (it == txns_.end() || it->second.state != TxnState::kOngoing) continue;
+    if (it == txns_.end() || !timed_out(it->second)) continue;
     BusyGuard busy(busy_, id);
     // The bumped epoch fences the producer that let its transaction time out.
     const std::int16_t epoch = it->second.producer_epoch < std::numeric_limits<std::int16_t>::max()
@@ -233,18 +235,21 @@ asio::awaitable<std::size_t> TxnCoordinator::AbortTimedOut(std::int64_t now_ms) 
 }
 
 asio::awaitable<std::size_t> TxnCoordinator::ExpireIds(std::int64_t now_ms) {
-  std::vector<std::string> idle;
-  for (const auto& [id, txn] : txns_) {
+  auto is_idle = [&](const TxnLogValue& txn) {
     const bool settled = txn.state == TxnState::kEmpty ||
                          txn.state == TxnState::kCompleteCommit ||
                          txn.state == TxnState::kCompleteAbort;
-    if (settled && busy_.count(id) == 0 && now_ms - txn.last_update_ms > config_.id_expiration_ms) {
-      idle.push_back(id);
-    }
+    return settled && now_ms - txn.last_update_ms > config_.id_expiration_ms;
+  };
+  std::vector<std::string> idle;
+  for (const auto& [id, txn] : txns_) {
+    if (is_idle(txn) && busy_.count(id) == 0) idle.push_back(id);
   }
   std::size_t expired = 0;
   for (const std::string& id : idle) {
-    if (busy_.count(id) != 0 || txns_.count(id) == 0) continue;
+    // Checked again: the id may have been used while earlier tombstones were written.
+    auto it = txns_.find(id);
+    if (busy_.count(id) != 0 || it == txns_.end() || !is_idle(it->second)) continue;
     BusyGuard busy(busy_, id);
     if (Status s = co_await WriteTombstone(id); !s.ok()) {
       spdlog::warn("forgetting the idle transactional id {}: {}", id, s.ToString());
@@ -523,6 +528,9 @@ asio::awaitable<EndTxnResult> TxnCoordinator::EndTxnBumpingEpoch(
     if (Preparing(txn.state)) co_return EndTxnError(ErrorCode::kConcurrentTransactions);
     if (!completed) co_return EndTxnError(ErrorCode::kProducerFenced);
     const bool same = commit == (txn.state == TxnState::kCompleteCommit);
+    // A commit meeting an abort at the next epoch: the coordinator aborted the transaction
+    // (its timeout), which fences the producer.
+    if (!same && commit) co_return EndTxnError(ErrorCode::kProducerFenced);
     if (!same) co_return EndTxnError(ErrorCode::kInvalidTxnState);
     co_return EndTxnResult{ErrorCode::kNone, txn.producer_id, txn.producer_epoch};
   }
@@ -623,16 +631,24 @@ asio::awaitable<Status> TxnCoordinator::Complete(const std::string& transactiona
   TxnLogValue complete = prepared;
   complete.state = commit ? TxnState::kCompleteCommit : TxnState::kCompleteAbort;
   complete.partitions.clear();
-  if (auto next = next_producer_id_.find(transactional_id); next != next_producer_id_.end()) {
-    // The epoch ran out: the id goes on as a new producer id.
-    previous_producer_id_[transactional_id] = complete.producer_id;
-    complete.producer_id = next->second;
-    complete.producer_epoch = 0;
-    next_producer_id_.erase(next);
+  const auto next = next_producer_id_.find(transactional_id);
+  if (next == next_producer_id_.end()) {
+    // Not waited for: if it is lost, start-up finds the transaction prepared and writes the
+    // markers again.
+    co_return co_await WriteState(transactional_id, std::move(complete), /*wait=*/false);
   }
-  // Not waited for: if it is lost, start-up finds the transaction prepared and writes the
-  // markers again.
-  co_return co_await WriteState(transactional_id, std::move(complete), /*wait=*/false);
+  // The epoch ran out: the id goes on as a new producer id. Only this record holds that id,
+  // so it is durable before the client is told (lost, start-up completes the transaction at
+  // the old id, and the client's retry is answered with that).
+  const std::int64_t previous = complete.producer_id;
+  complete.producer_id = next->second;
+  complete.producer_epoch = 0;
+  Status written = co_await WriteState(transactional_id, std::move(complete), /*wait=*/true);
+  if (written.ok()) {
+    next_producer_id_.erase(transactional_id);
+    previous_producer_id_[transactional_id] = previous;
+  }
+  co_return written;
 }
 
 asio::awaitable<Status> TxnCoordinator::WriteMarkers(const TxnLogValue& txn, bool commit) {

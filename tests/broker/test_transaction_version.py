@@ -6,7 +6,8 @@
   no AddOffsetsToTxn reach the broker, every commit bumps the producer epoch, and the output
   holds each input record once; with `transactions.version: 1` it keeps to version 1;
 - EndTxn v5 by hand: an abort with nothing open bumps the epoch, a retry of it is answered as
-  the first one, and the other outcome, a stale epoch or an unknown epoch are refused; past
+  the first one, a commit at the epoch before it is fenced, a commit with nothing open or an
+  unknown epoch or producer id are refused; past
   epoch 32766 the id moves to a new producer id at epoch 0, and a retry with the old id is
   answered alike.
 """
@@ -116,9 +117,10 @@ def test_end_txn_v5_bumps_the_epoch_and_answers_a_retry_alike(tern_module):
         assert kw.end_txn(conn, 5, "tv-raw", pid, 0, False) == (kw.NONE, pid, 1)
         # The same request again, as a client retries it: the same answer, no second bump.
         assert kw.end_txn(conn, 5, "tv-raw", pid, 0, False) == (kw.NONE, pid, 1)
-        # A retry that asks for the other outcome, a commit with nothing open, an epoch the
-        # coordinator never gave, and an unknown producer id are refused.
-        assert kw.end_txn(conn, 5, "tv-raw", pid, 0, True)[0] == kw.INVALID_TXN_STATE
+        # A commit at the epoch before an abort (as after the coordinator aborted a timed-out
+        # transaction) is fenced; a commit with nothing open, an epoch the coordinator never
+        # gave, and an unknown producer id are refused.
+        assert kw.end_txn(conn, 5, "tv-raw", pid, 0, True)[0] == kw.PRODUCER_FENCED
         assert kw.end_txn(conn, 5, "tv-raw", pid, 1, True)[0] == kw.INVALID_TXN_STATE
         assert kw.end_txn(conn, 5, "tv-raw", pid, 7, False)[0] == kw.PRODUCER_FENCED
         assert kw.end_txn(conn, 5, "tv-raw", pid + 1000, 1, False)[0] == 49  # ID_MAPPING
