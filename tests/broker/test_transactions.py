@@ -254,6 +254,17 @@ def produce_input(bootstrap: str, topic: str, partitions: int, count: int) -> No
     assert p.flush(60) == 0
 
 
+def java_copier_argv(bootstrap: str, source: str, sink: str, group: str, transactional_id: str,
+                     *more: str) -> list:
+    """Kafka's TransactionalMessageCopier, copying partition 0 of `source` to `sink` in
+    transactions of 50 records."""
+    return [paths.kafka_tool("kafka-run-class"),
+            "org.apache.kafka.tools.TransactionalMessageCopier",
+            "--broker-list", bootstrap, "--input-topic", source, "--input-partition", "0",
+            "--output-topic", sink, "--consumer-group", group, "--transactional-id",
+            transactional_id, "--transaction-size", "50", "--use-group-metadata", *more]
+
+
 def assert_copied_exactly_once(bootstrap: str, source: str, sink: str, partitions: int,
                                prefix: bytes) -> None:
     inputs = committed_values(bootstrap, source, partitions, isolation="read_uncommitted")
@@ -298,12 +309,8 @@ def test_java_copy_loop_is_exactly_once_through_kill_9(tmp_path):
         create_topic(bootstrap, source)
         create_topic(bootstrap, sink)
         produce_input(bootstrap, source, 1, 3000)
-        argv = [paths.kafka_tool("kafka-run-class"),
-                "org.apache.kafka.tools.TransactionalMessageCopier",
-                "--broker-list", bootstrap, "--input-topic", source, "--input-partition", "0",
-                "--output-topic", sink, "--consumer-group", "java-ctp", "--transactional-id",
-                "java-ctp-txn", "--transaction-size", "50", "--max-messages", "-1",
-                "--enable-random-aborts", "--use-group-metadata"]
+        argv = java_copier_argv(bootstrap, source, sink, "java-ctp", "java-ctp-txn",
+                                "--max-messages", "-1", "--enable-random-aborts")
         rng = random.Random(9)
         for round_ in range(8):
             copier = ManagedProcess(f"java-copier#{round_}", argv, tmp_path / "copier.log").start()
