@@ -5,7 +5,7 @@ error codes that clients hide behind retries.
 Only non-flexible versions are used (request header v1, response header v0): Produce v3,
 Fetch v4, ListOffsets v1, Metadata v1, ApiVersions v0, InitProducerId v0-1 — except
 init_producer_id(), which speaks every InitProducerId version, flexible ones included, and
-end_txn(), which speaks EndTxn v3-5 (flexible). Record
+end_txn() and produce_flexible(), which speak EndTxn v3-5 and Produce v9-12 (flexible). Record
 batches are magic 2, uncompressed, CRC-32C as Kafka computes it; idempotent producers' batches
 carry a producer id, epoch and base sequence.
 """
@@ -67,9 +67,9 @@ def varint(n: int) -> bytes:
 
 def record_batch(values: list[tuple[bytes | None, bytes | None]], timestamp: int = 1_700_000_000_000,
                  base_offset: int = 0, producer_id: int = -1, producer_epoch: int = -1,
-                 base_sequence: int = -1) -> bytes:
+                 base_sequence: int = -1, transactional: bool = False) -> bytes:
     """A magic-2 uncompressed batch of (key, value) records, all with `timestamp`; an idempotent
-    producer's when `producer_id` is not -1."""
+    producer's when `producer_id` is not -1, part of its transaction when `transactional`."""
     records = b""
     for delta, (key, value) in enumerate(values):
         body = (b"\x00" + varint(0) + varint(delta)
@@ -77,7 +77,9 @@ def record_batch(values: list[tuple[bytes | None, bytes | None]], timestamp: int
                 + (varint(-1) if value is None else varint(len(value)) + value)
                 + varint(0))
         records += varint(len(body)) + body
-    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, timestamp, timestamp, producer_id,
+    attributes = 0x10 if transactional else 0
+    after_crc = struct.pack(">hiqqqhii", attributes, len(values) - 1, timestamp, timestamp,
+                            producer_id,
                             producer_epoch, base_sequence, len(values)) + records
     crc = calc_crc32c(after_crc)
     batch_length = 4 + 1 + 4 + len(after_crc)  # leader epoch, magic, crc, the rest
@@ -155,6 +157,51 @@ def init_producer_id(conn: "Connection", version: int = 1, **kwargs) -> tuple[in
         answer = flexible_request(conn, INIT_PRODUCER_ID, version, body)
     _throttle, error, producer_id, epoch = struct.unpack_from(">ihqh", answer)
     return error, producer_id, epoch
+
+
+def compact_string(s: str | None) -> bytes:
+    if s is None:
+        return b"\x00"
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def uvarint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        if n < 0x80:
+            out.append(n)
+            return bytes(out)
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+
+
+def read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    n = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return n, pos
+        shift += 7
+
+
+def produce_flexible(conn: "Connection", version: int, topic: str, partition: int,
+                     records: bytes, transactional_id: str | None = None) -> tuple[int, int]:
+    """Produce v9-12 (flexible, by topic name) of one partition with acks=all; returns its
+    (error, base offset)."""
+    assert 9 <= version <= 12
+    body = (compact_string(transactional_id) + struct.pack(">hi", -1, 30000)
+            + uvarint(2) + compact_string(topic) + uvarint(2) + struct.pack(">i", partition)
+            + uvarint(len(records) + 1) + records + b"\x00" + b"\x00" + b"\x00")
+    answer = flexible_request(conn, PRODUCE, version, body)
+    _topics, pos = read_uvarint(answer, 0)
+    name_length, pos = read_uvarint(answer, pos)
+    pos += name_length - 1
+    _partitions, pos = read_uvarint(answer, pos)
+    _index, error, base_offset = struct.unpack_from(">ihq", answer, pos)
+    return error, base_offset
 
 
 def end_txn(conn: "Connection", version: int, transactional_id: str, producer_id: int,

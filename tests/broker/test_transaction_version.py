@@ -5,6 +5,8 @@
   TransactionalMessageCopier), runs version 2 when it is finalized: no AddPartitionsToTxn and
   no AddOffsetsToTxn reach the broker, every commit bumps the producer epoch, and the output
   holds each input record once; with `transactions.version: 1` it keeps to version 1;
+- Produce v12 by hand: a transactional write joins the transaction itself (v11 is refused
+  until AddPartitionsToTxn), and after a commit the old epoch is fenced;
 - EndTxn v5 by hand: an abort with nothing open bumps the epoch, a retry of it is answered as
   the first one, a commit at the epoch before it is fenced, a commit with nothing open or an
   unknown epoch or producer id are refused; past
@@ -23,7 +25,8 @@ from harness.ports import free_port
 from harness.process import ManagedProcess
 from harness.tern import TernBroker
 from tern_fixtures import create_topic, tern, tern_module, tool
-from test_transactions import assert_copied_exactly_once, java_copier_argv, produce_input
+from test_transactions import (assert_copied_exactly_once, committed_values, java_copier_argv,
+                               produce_input)
 
 __all__ = ["tern", "tern_module"]
 
@@ -156,3 +159,29 @@ def test_end_txn_v5_moves_to_a_new_producer_id_when_the_epoch_runs_out(tmp_path)
             assert kw.end_txn(conn, 5, "tv-wrap", new_pid, 0, False) == (kw.NONE, new_pid, 1)
     finally:
         broker.stop()
+
+
+def test_produce_v12_joins_the_transaction_and_a_bumped_epoch_fences_the_old_one(tern_module):
+    bootstrap, topic, txn_id = tern_module.bootstrap, "tv-produce", "tv-produce"
+    create_topic(bootstrap, topic)
+
+    def batch(value: bytes, epoch: int, sequence: int) -> bytes:
+        return kw.record_batch([(None, value)], producer_id=pid, producer_epoch=epoch,
+                               base_sequence=sequence, transactional=True)
+
+    with kw.Connection(bootstrap) as conn:
+        error, pid, epoch = kw.init_producer_id(conn, 3, transactional_id=txn_id)
+        assert (error, epoch) == (kw.NONE, 0)
+        # Version 1's rule below v12: the partition must have been added first.
+        assert kw.produce_flexible(conn, 11, topic, 0, batch(b"a", 0, 0), txn_id)[0] == \
+            kw.INVALID_TXN_STATE
+        assert kw.produce_flexible(conn, 12, topic, 0, batch(b"a", 0, 0), txn_id) == (kw.NONE, 0)
+        described = describe_transaction(bootstrap, txn_id)
+        assert described["TransactionState"] == "Ongoing", described
+        assert kw.end_txn(conn, 5, txn_id, pid, 0, True) == (kw.NONE, pid, 1)
+        # The commit moved the producer to epoch 1: epoch 0 is fenced, epoch 1 starts at 0.
+        assert kw.produce_flexible(conn, 12, topic, 0, batch(b"x", 0, 1), txn_id)[0] == \
+            kw.INVALID_PRODUCER_EPOCH
+        assert kw.produce_flexible(conn, 12, topic, 0, batch(b"b", 1, 0), txn_id) == (kw.NONE, 2)
+        assert kw.end_txn(conn, 5, txn_id, pid, 1, True) == (kw.NONE, pid, 2)
+    assert committed_values(bootstrap, topic, 1) == {0: [b"a", b"b"]}
