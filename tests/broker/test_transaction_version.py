@@ -6,7 +6,8 @@
   no AddOffsetsToTxn reach the broker, every commit bumps the producer epoch, and the output
   holds each input record once; with `transactions.version: 1` it keeps to version 1;
 - Produce v12 by hand: a transactional write joins the transaction itself (v11 is refused
-  until AddPartitionsToTxn), and after a commit the old epoch is fenced;
+  until AddPartitionsToTxn), and after a commit the old epoch is fenced; the partitions
+  writes joined are in the transaction after a kill -9, and the commit reaches them;
 - EndTxn v5 by hand: an abort with nothing open bumps the epoch, a retry of it is answered as
   the first one, a commit at the epoch before it is fenced, a commit with nothing open or an
   unknown epoch or producer id are refused; past
@@ -185,3 +186,31 @@ def test_produce_v12_joins_the_transaction_and_a_bumped_epoch_fences_the_old_one
         assert kw.produce_flexible(conn, 12, topic, 0, batch(b"b", 1, 0), txn_id) == (kw.NONE, 2)
         assert kw.end_txn(conn, 5, txn_id, pid, 1, True) == (kw.NONE, pid, 2)
     assert committed_values(bootstrap, topic, 1) == {0: [b"a", b"b"]}
+
+
+def test_a_partition_a_write_joined_is_in_the_transaction_after_kill_9(tmp_path):
+    broker = TernBroker(tmp_path / "tern").start()
+    try:
+        bootstrap, topic, txn_id = broker.bootstrap, "tv-kill", "tv-kill"
+        create_topic(bootstrap, topic, partitions=2)
+        with kw.Connection(bootstrap) as conn:
+            error, pid, _ = kw.init_producer_id(conn, 3, transactional_id=txn_id)
+            assert error == kw.NONE
+            for partition, value in [(0, b"a"), (1, b"b")]:
+                batch = kw.record_batch([(None, value)], producer_id=pid, producer_epoch=0,
+                                        base_sequence=0, transactional=True)
+                assert kw.produce_flexible(conn, 12, topic, partition, batch, txn_id) == \
+                    (kw.NONE, 0)
+        broker.kill()
+        broker.restart()
+        # The transaction's state, partitions included, was written before the writes were
+        # acknowledged: the coordinator rebuilt it, and the commit reaches both partitions.
+        described = describe_transaction(bootstrap, txn_id)
+        assert described["TransactionState"] == "Ongoing", described
+        assert set(described["TopicPartitions"].split(",")) == {f"{topic}-0", f"{topic}-1"}, \
+            described
+        with kw.Connection(bootstrap) as conn:
+            assert kw.end_txn(conn, 5, txn_id, pid, 0, True) == (kw.NONE, pid, 1)
+        assert committed_values(bootstrap, topic, 2) == {0: [b"a"], 1: [b"b"]}
+    finally:
+        broker.stop()
