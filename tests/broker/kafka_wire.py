@@ -55,14 +55,8 @@ def array(items: list[bytes]) -> bytes:
 
 
 def varint(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while True:
-        if z < 0x80:
-            out.append(z)
-            return bytes(out)
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
+    """A signed (zig-zag) varint, as record fields use."""
+    return uvarint((n << 1) ^ (n >> 63))
 
 
 def record_batch(values: list[tuple[bytes | None, bytes | None]], timestamp: int = 1_700_000_000_000,
