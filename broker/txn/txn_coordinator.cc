@@ -552,12 +552,8 @@ asio::awaitable<EndTxnResult> TxnCoordinator::EndTxnBumpingEpoch(
     next_producer_id = id.value();
   }
   const auto epoch = static_cast<std::int16_t>(std::min<int>(producer_epoch + 1, kMaxEpoch));
+  // Not open (Empty, Complete*): no partitions, so the abort writes no markers.
   BusyGuard busy(busy_, transactional_id);
-  if (!open) {
-    TxnLogValue empty = txn;
-    empty.partitions.clear();
-    txns_[transactional_id] = std::move(empty);
-  }
   if (Status s = co_await EndTransaction(transactional_id, commit, epoch,
                                          commit ? "commit" : "abort", next_producer_id);
       !s.ok()) {
