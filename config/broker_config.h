@@ -80,6 +80,12 @@ struct BrokerGroupConfig {
   // consumer_max_size (group.consumer.max.size): members a consumer group may have (more get
   // GROUP_MAX_SIZE_REACHED). At least 1. Default 2147483647 (no limit), Kafka's.
   std::int32_t consumer_max_size = 2147483647;
+  // consumer_migration_policy (group.consumer.migration.policy): whether a group with members
+  // moves between the protocols online. "bidirectional" (Kafka's default) or "upgrade": a
+  // consumer-protocol member joining a classic group turns it into a consumer group, whose
+  // classic members stay in it; "bidirectional" or "downgrade": a consumer group whose last
+  // consumer-protocol member leaves turns back into a classic group; "disabled": neither.
+  std::string consumer_migration_policy = "bidirectional";
 };
 
 // Transactions, coordinated by this node and kept in the __transaction_state topic.

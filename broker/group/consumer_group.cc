@@ -158,6 +158,21 @@ ConsumerMember& ConsumerGroup::RestoreMember(ConsumerMember member) {
   return m;
 }
 
+bool ConsumerGroup::WaitingOnUnreleased(const ConsumerMember& member) const {
+  for (const auto& [topic, parts] : Minus(TargetOf(member.member_id), member.assigned)) {
+    for (std::int32_t p : parts) {
+      if (HeldByOther(topic, p, member.member_id)) return true;
+    }
+  }
+  return false;
+}
+
+bool ConsumerGroup::AllClassic() const {
+  return !members_.empty() && std::all_of(members_.begin(), members_.end(), [](const auto& e) {
+           return e.second.classic.has_value();
+         });
+}
+
 bool ConsumerGroup::SetSubscribedTopics(std::map<std::string, SubscribedTopic> topics) {
   if (topics == topics_) return false;
   topics_ = std::move(topics);

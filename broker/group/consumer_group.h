@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/group/consumer_group_records.h"
 #include "broker/group/server_assignor.h"
 #include "kafka/wire.h"
 
@@ -59,6 +60,15 @@ struct ConsumerMember {
 
   std::int64_t session_deadline_ms = 0;     // removed when no heartbeat comes by then
   std::int64_t revocation_deadline_ms = 0;  // removed when not revoked by then; 0: none
+
+  // Set for a member that speaks the classic protocol (JoinGroup, SyncGroup, Heartbeat) in
+  // this group, which it was in when the group moved to the consumer protocol, or joined since:
+  // its session timeout and the protocols of its last JoinGroup.
+  std::optional<ClassicMemberMetadata> classic;
+  std::string classic_protocol;   // the protocol name its last JoinGroup answer gave
+  std::int16_t assignment_version = 0;  // of its subscription: SyncGroup answers in it
+  std::int64_t sync_deadline_ms = 0;    // classic: removed when no SyncGroup comes by then
+  std::int64_t join_deadline_ms = 0;    // classic: removed when it does not rejoin by then
 
   // The values of its records last written to __consumer_offsets (metadata, assignment).
   std::string written_metadata;
@@ -113,6 +123,12 @@ class ConsumerGroup {
   bool SetSubscribedTopics(std::map<std::string, SubscribedTopic> topics);
   // Bumps the group epoch and computes every member's new target with the group's assignor.
   void BumpEpochAndAssign();
+
+  // Whether a partition of the member's target that it does not hold yet is still held by
+  // another member.
+  bool WaitingOnUnreleased(const ConsumerMember& member) const;
+  // Whether every member speaks the classic protocol (false without members).
+  bool AllClassic() const;
 
   // One reconciliation step of the member towards its target, given the partitions its
   // heartbeat says it owns (null: not said). `now_ms` starts a revocation's deadline.

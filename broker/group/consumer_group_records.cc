@@ -116,13 +116,70 @@ std::string EncodeMemberMetadataValue(const MemberMetadataValue& v) {
   w.WriteNullableString(v.subscribed_topic_regex, kCompact);
   w.WriteInt32(v.rebalance_timeout_ms);
   w.WriteNullableString(v.server_assignor, kCompact);
-  // Tag 0, classicMemberMetadata: null for a member of the consumer protocol, as Kafka writes.
+  if (!v.classic.has_value()) {
+    NoTags(w);  // classicMemberMetadata is null: a member of the consumer protocol
+    return w.TakeBuffer();
+  }
+  // Tag 0: the size, then the nullable struct (marker 1, its fields, its tagged fields).
+  kafka::Writer c;
+  c.WriteInt8(1);
+  c.WriteInt32(v.classic->session_timeout_ms);
+  c.WriteArrayLength(v.classic->protocols.size(), kCompact);
+  for (const auto& [name, metadata] : v.classic->protocols) {
+    c.WriteString(name, kCompact);
+    c.WriteBytes(metadata, kCompact);
+    NoTags(c);
+  }
+  NoTags(c);
+  const std::string field = c.TakeBuffer();
   w.WriteUnsignedVarint(1);
   w.WriteUnsignedVarint(0);
-  w.WriteUnsignedVarint(1);
-  w.WriteInt8(0);
+  w.WriteUnsignedVarint(static_cast<std::uint32_t>(field.size()));
+  w.WriteRaw(field);
   return w.TakeBuffer();
 }
+
+namespace {
+
+// The tagged fields of a member metadata value: tag 0 (classicMemberMetadata) is read, the
+// others skipped. A marker of 0 or below in tag 0 is null, as Kafka reads it.
+bool ReadMemberMetadataTags(kafka::Reader& r, std::optional<ClassicMemberMetadata>* classic) {
+  std::uint32_t count = 0;
+  if (!r.ReadUnsignedVarint(&count)) return false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t tag = 0;
+    std::uint32_t size = 0;
+    std::string_view bytes;
+    if (!r.ReadUnsignedVarint(&tag) || !r.ReadUnsignedVarint(&size) || !r.ReadRaw(size, &bytes)) {
+      return false;
+    }
+    if (tag != 0) continue;
+    kafka::Reader f(bytes);
+    std::int8_t marker = 0;
+    if (!f.ReadInt8(&marker)) return false;
+    if (marker <= 0) {
+      classic->reset();
+      continue;
+    }
+    ClassicMemberMetadata m;
+    std::optional<std::int32_t> n;
+    if (!f.ReadInt32(&m.session_timeout_ms) || !f.ReadArrayLength(&n, kCompact)) return false;
+    for (std::int32_t j = 0; j < n.value_or(0); ++j) {
+      std::string name;
+      std::string metadata;
+      if (!f.ReadString(&name, kCompact) || !f.ReadBytes(&metadata, kCompact) ||
+          !kafka::SkipTaggedFields(f)) {
+        return false;
+      }
+      m.protocols.emplace_back(std::move(name), std::move(metadata));
+    }
+    if (!kafka::SkipTaggedFields(f)) return false;
+    *classic = std::move(m);
+  }
+  return true;
+}
+
+}  // namespace
 
 Result<MemberMetadataValue> DecodeMemberMetadataValue(std::string_view value) {
   kafka::Reader r(value);
@@ -140,7 +197,7 @@ Result<MemberMetadataValue> DecodeMemberMetadataValue(std::string_view value) {
   }
   if (!r.ReadNullableString(&v.subscribed_topic_regex, kCompact) ||
       !r.ReadInt32(&v.rebalance_timeout_ms) || !r.ReadNullableString(&v.server_assignor, kCompact) ||
-      !kafka::SkipTaggedFields(r)) {
+      !ReadMemberMetadataTags(r, &v.classic)) {
     return Malformed("member metadata");
   }
   return v;

@@ -7,7 +7,9 @@
 //   3  ConsumerGroupMetadata              key: group            value: epoch int32
 //   5  ConsumerGroupMemberMetadata        key: group, member    value: instanceId?, rackId?,
 //        clientId, clientHost, subscribedTopicNames [], subscribedTopicRegex?,
-//        rebalanceTimeoutMs int32, serverAssignor?; tag 0 classicMemberMetadata (null here)
+//        rebalanceTimeoutMs int32, serverAssignor?; tag 0 classicMemberMetadata? {sessionTimeoutMs
+//        int32, supportedProtocols [] {name, metadata bytes}} for a member of the classic
+//        protocol in a consumer group (after an online upgrade)
 //   6  ConsumerGroupTargetAssignmentMetadata  key: group        value: assignmentEpoch int32
 //   7  ConsumerGroupTargetAssignmentMember    key: group, member
 //        value: topicPartitions [] {topicId uuid, partitions [] int32}
@@ -27,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "broker/group/server_assignor.h"
@@ -50,6 +53,12 @@ struct ConsumerRecordKey {
   std::string member;  // members' records; the expression of type 16
 };
 
+struct ClassicMemberMetadata {
+  std::int32_t session_timeout_ms = 0;
+  std::vector<std::pair<std::string, std::string>> protocols;  // name, metadata
+  friend bool operator==(const ClassicMemberMetadata&, const ClassicMemberMetadata&) = default;
+};
+
 struct MemberMetadataValue {
   std::optional<std::string> instance_id;
   std::optional<std::string> rack_id;
@@ -59,6 +68,7 @@ struct MemberMetadataValue {
   std::optional<std::string> subscribed_topic_regex;
   std::int32_t rebalance_timeout_ms = -1;
   std::optional<std::string> server_assignor;
+  std::optional<ClassicMemberMetadata> classic;
   friend bool operator==(const MemberMetadataValue&, const MemberMetadataValue&) = default;
 };
 

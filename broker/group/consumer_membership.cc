@@ -1,6 +1,7 @@
 #include "broker/group/consumer_membership.h"
 
 #include "broker/group/consumer_group_records.h"
+#include "broker/group/consumer_protocol.h"
 
 #include <spdlog/spdlog.h>
 
@@ -86,6 +87,7 @@ MemberMetadataValue MetadataOf(const ConsumerMember& m) {
   v.subscribed_topic_regex = m.subscribed_topic_regex;
   v.rebalance_timeout_ms = m.rebalance_timeout_ms;
   v.server_assignor = m.server_assignor;
+  v.classic = m.classic;
   return v;
 }
 
@@ -263,6 +265,11 @@ std::size_t ConsumerMembership::Load(
       }
       m.rebalance_timeout_ms = v.rebalance_timeout_ms;
       m.server_assignor = v.server_assignor;
+      m.classic = v.classic;
+      if (m.classic.has_value() && !m.classic->protocols.empty()) {
+        m.classic_protocol = m.classic->protocols.front().first;
+        m.assignment_version = AssignmentVersionFor(m.classic->protocols.front().second);
+      }
       m.written_metadata = EncodeMemberMetadataValue(v);
       if (const auto c = current.find(member_id); c != current.end()) {
         m.member_epoch = c->second.member_epoch;
@@ -272,8 +279,8 @@ std::size_t ConsumerMembership::Load(
         m.pending_revocation = c->second.pending_revocation;
         m.written_assignment = EncodeMemberAssignmentValue(c->second);
       }
-      m.session_deadline_ms = now + config_.session_timeout_ms;
-      if (m.state == MemberState::kUnrevokedPartitions) {
+      m.session_deadline_ms = now + SessionTimeoutOf(m);
+      if (m.state == MemberState::kUnrevokedPartitions && !m.classic.has_value()) {
         m.revocation_deadline_ms = now + m.rebalance_timeout_ms;
       }
       group->RestoreMember(std::move(m));
@@ -304,7 +311,7 @@ asio::awaitable<void> ConsumerMembership::ExpiryLoop() {
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     if (stopped_) break;
     ExpireMembers(SteadyNowMs());
-    if (!outbox_.empty() && flush_) flush_();
+    if ((!outbox_.empty() || !downgradable_.empty()) && flush_) flush_();
   }
 }
 
@@ -316,6 +323,10 @@ void ConsumerMembership::ExpireMembers(std::int64_t now_ms) {
         gone.emplace_back(id, "its session timed out");
       } else if (m.revocation_deadline_ms != 0 && now_ms > m.revocation_deadline_ms) {
         gone.emplace_back(id, "it did not revoke its partitions within its rebalance timeout");
+      } else if (m.sync_deadline_ms != 0 && now_ms > m.sync_deadline_ms) {
+        gone.emplace_back(id, "it did not send SyncGroup within its rebalance timeout");
+      } else if (m.join_deadline_ms != 0 && now_ms > m.join_deadline_ms) {
+        gone.emplace_back(id, "it did not join again within its rebalance timeout");
       }
     }
     if (gone.empty()) continue;
@@ -323,9 +334,35 @@ void ConsumerMembership::ExpireMembers(std::int64_t now_ms) {
       spdlog::info("group {}: member {} removed: {}", group_id, id, why);
       RemoveMember(*group, id);
     }
-    RefreshTopics(*group);
-    Rebalance(*group);
+    AfterRemovals(*group);
   }
+}
+
+void ConsumerMembership::AfterRemovals(ConsumerGroup& group) {
+  RefreshTopics(group);
+  // Left with classic members only, the group goes back to the classic protocol at its
+  // epoch (the coordinator does it before anything else reaches the group), and rebalances
+  // there; else it rebalances here.
+  if (config_.online_downgrade && group.AllClassic() &&
+      group.members().size() <= static_cast<std::size_t>(config_.classic_max_size)) {
+    downgradable_.insert(group.id());
+    return;
+  }
+  Rebalance(group);
+}
+
+std::set<std::string> ConsumerMembership::TakeDowngradable() {
+  std::set<std::string> out;
+  out.swap(downgradable_);
+  std::erase_if(out, [&](const std::string& id) {
+    const ConsumerGroup* g = Find(id);
+    return g == nullptr || !g->AllClassic();
+  });
+  return out;
+}
+
+std::int32_t ConsumerMembership::SessionTimeoutOf(const ConsumerMember& m) const {
+  return m.classic.has_value() ? m.classic->session_timeout_ms : config_.session_timeout_ms;
 }
 
 ConsumerGroup* ConsumerMembership::Find(const std::string& group_id) const {
@@ -563,8 +600,7 @@ ConsumerHeartbeatResult ConsumerMembership::Leave(const ConsumerHeartbeatRequest
   out.member_epoch = kLeaveEpoch;
   spdlog::debug("group {}: member {} left", r.group_id, m->member_id);
   RemoveMember(*group, m->member_id);
-  RefreshTopics(*group);
-  Rebalance(*group);
+  AfterRemovals(*group);
   return out;
 }
 
@@ -576,6 +612,10 @@ kafka::ErrorCode ConsumerMembership::ValidateCommit(const ConsumerGroup& group,
   if (member_epoch < 0 && group.empty()) return E::kNone;
   const ConsumerMember* m = group.Find(member_id);
   if (m == nullptr) return E::kUnknownMemberId;
+  // A classic member commits with its generation, which is its epoch, in any version.
+  if (m->classic.has_value()) {
+    return member_epoch == m->member_epoch ? E::kNone : E::kIllegalGeneration;
+  }
   if (!transactional && version < kFirstMemberEpochCommitVersion) return E::kUnsupportedVersion;
   // The member commits again once it knows its new epoch; a transactional commit of another
   // epoch is ILLEGAL_GENERATION, as for a classic member.

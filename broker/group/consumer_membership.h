@@ -37,6 +37,8 @@
 
 #include "broker/cluster/topics.h"
 #include "broker/group/consumer_group.h"
+#include "broker/group/consumer_protocol.h"
+#include "broker/group/group_membership.h"
 #include "kafka/error_code.h"
 
 namespace tern::broker::group {
@@ -45,6 +47,10 @@ struct ConsumerProtocolConfig {
   std::int32_t session_timeout_ms = 45000;     // group.consumer.session.timeout.ms
   std::int32_t heartbeat_interval_ms = 5000;   // group.consumer.heartbeat.interval.ms
   std::int32_t max_size = INT32_MAX;           // group.consumer.max.size
+  // group.consumer.migration.policy: whether groups with members move between the protocols.
+  bool online_upgrade = true;
+  bool online_downgrade = true;
+  std::int32_t classic_max_size = INT32_MAX;   // group.max.size: a downgrade must fit it
 };
 
 struct ConsumerHeartbeatRequest {
@@ -100,6 +106,28 @@ class ConsumerMembership {
 
   ConsumerHeartbeatResult Heartbeat(const ConsumerHeartbeatRequest& request);
 
+  // A member of the classic protocol in a consumer group with members (consumer_classic.cc),
+  // as Kafka serves one after an online upgrade: the broker assigns, so every JoinGroup is
+  // answered at once, with the member's epoch as its generation and no leader; SyncGroup
+  // answers the partitions it holds now; Heartbeat answers REBALANCE_IN_PROGRESS while it has
+  // partitions to give up or to take, or the group's epoch is ahead of its own, so that it
+  // joins again. Removals may leave a group of classic members only (TakeDowngradable).
+  JoinResult ClassicJoin(const JoinRequest& request);
+  SyncResult ClassicSync(const SyncRequest& request);
+  kafka::ErrorCode ClassicHeartbeat(const std::string& group_id, std::int32_t generation,
+                                    const std::string& member_id,
+                                    const std::optional<std::string>& instance_id);
+  LeaveResult ClassicLeave(const std::string& group_id, const std::vector<LeavingMember>& members);
+
+  // The online upgrade: a consumer group made of a classic group's members, each with the
+  // epoch `generation` and the partitions it was assigned (which are also its target), written
+  // as records. REQUIRES: no consumer group of that id.
+  ConsumerGroup& Adopt(const std::string& group_id, std::int32_t generation,
+                       std::vector<ConsumerMember> members);
+  // Groups that members left and whose members all speak the classic protocol now: the
+  // coordinator may turn them back into classic groups (the online downgrade).
+  std::set<std::string> TakeDowngradable();
+
   ConsumerGroup* Find(const std::string& group_id) const;
   const std::map<std::string, std::unique_ptr<ConsumerGroup>>& groups() const { return groups_; }
   // Forgets a group that has no members (it is deleted, or becomes a classic group).
@@ -118,6 +146,8 @@ class ConsumerMembership {
 
   // Removes the members whose session or revocation deadline passed by `now_ms`.
   void ExpireMembers(std::int64_t now_ms);
+  // Bumps the group epoch and writes it with the targets that changed.
+  void Rebalance(ConsumerGroup& group);
 
  private:
   ConsumerHeartbeatResult Leave(const ConsumerHeartbeatRequest& request);
@@ -130,13 +160,22 @@ class ConsumerMembership {
   // Whether the targets hold exactly the partitions of the subscribed topics.
   bool TargetsCoverTopics(const ConsumerGroup& group) const;
   asio::awaitable<void> ExpiryLoop();
-  // Bumps the group epoch and writes it with the targets that changed.
-  void Rebalance(ConsumerGroup& group);
   // Writes the member's metadata / current assignment when it changed since last written.
   void RecordMetadata(const ConsumerGroup& group, ConsumerMember& member);
   void RecordAssignment(const ConsumerGroup& group, ConsumerMember& member);
   // Removes the member with tombstones of its records (current assignment, target, metadata).
   void RemoveMember(ConsumerGroup& group, const std::string& member_id);
+  // After removals: rebalances the group, and notes it when only classic members are left.
+  void AfterRemovals(ConsumerGroup& group);
+  // The member's session timeout: its own for a classic member, else the group protocol's.
+  std::int32_t SessionTimeoutOf(const ConsumerMember& member) const;
+  // A classic member's request names a member of the group with this generation:
+  // UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ILLEGAL_GENERATION or NONE.
+  kafka::ErrorCode CheckClassicMember(const ConsumerGroup* group, const ConsumerMember* member,
+                                      const std::optional<std::string>& instance_id,
+                                      std::int32_t generation) const;
+  // Whether the classic member must join again (REBALANCE_IN_PROGRESS); starts its deadline.
+  bool MustRejoin(const ConsumerGroup& group, ConsumerMember& member, std::int64_t now_ms) const;
   void Emit(const std::string& group, std::string key, std::optional<std::string> value);
 
   const Topics& topics_;
@@ -146,7 +185,13 @@ class ConsumerMembership {
   std::function<void()> flush_;
   std::map<std::string, std::unique_ptr<ConsumerGroup>> groups_;
   std::vector<GroupRecord> outbox_;
+  std::set<std::string> downgradable_;
 };
+
+// Partitions by topic name, from partitions by topic id, and back; topics that do not exist
+// are left out.
+NamedPartitions ToTopicNames(const Topics& topics, const TopicPartitions& partitions);
+TopicPartitions ToTopicIds(const Topics& topics, const NamedPartitions& partitions);
 
 // Steady-clock milliseconds, the clock of the members' deadlines.
 std::int64_t SteadyNowMs();

@@ -29,6 +29,7 @@ GroupCoordinator::GroupCoordinator(std::unique_ptr<OffsetStore> offsets,
                                    asio::any_io_executor executor)
     : offsets_(std::move(offsets)),
       config_(config),
+      topics_(topics),
       membership_(*offsets_, config.membership, executor),
       consumers_(topics, config.consumer, executor),
       expiry_timer_(executor) {
@@ -63,13 +64,20 @@ Result<std::unique_ptr<GroupCoordinator>> GroupCoordinator::Open(const BrokerCon
   c.consumer.session_timeout_ms = config.group.consumer_session_timeout_ms;
   c.consumer.heartbeat_interval_ms = config.group.consumer_heartbeat_interval_ms;
   c.consumer.max_size = config.group.consumer_max_size;
+  const std::string& policy = config.group.consumer_migration_policy;
+  c.consumer.online_upgrade = policy == "bidirectional" || policy == "upgrade";
+  c.consumer.online_downgrade = policy == "bidirectional" || policy == "downgrade";
+  c.consumer.classic_max_size = config.group.max_size;
   return std::make_unique<GroupCoordinator>(std::move(store).value(), c, topics,
                                             std::move(executor));
 }
 
 void GroupCoordinator::Start() {
   asio::co_spawn(expiry_timer_.get_executor(), ExpiryLoop(), asio::detached);
-  consumers_.Start([this] { FlushConsumerRecords(); });
+  consumers_.Start([this] {
+    DowngradeGroups();
+    FlushConsumerRecords();
+  });
 }
 
 void GroupCoordinator::Stop() {
@@ -158,24 +166,20 @@ ConsumerHeartbeatResult GroupCoordinator::Decide(const ConsumerHeartbeatRequest&
     return out;
   }
   if (ClassicGroup* g = membership_.Find(r.group_id)) {
-    if (g->state() != GroupState::kEmpty || !g->pending_join().empty()) {
+    if (g->members().empty()) {
+      if (r.member_epoch == 0) membership_.Forget(r.group_id);
+    } else if (r.member_epoch != 0) {
       ConsumerHeartbeatResult out;
       out.error = kafka::ErrorCode::kGroupIdNotFound;
       out.message = "Group " + r.group_id + " is not a consumer group.";
       return out;
+    } else if (auto refused = Upgrade(*g)) {
+      return *refused;
     }
-    if (r.member_epoch == 0) membership_.Forget(r.group_id);
   }
-  return consumers_.Heartbeat(r);
-}
-
-kafka::ErrorCode GroupCoordinator::ClassicJoinError(const std::string& group) {
-  const ConsumerGroup* g = consumers_.Find(group);
-  if (g == nullptr) return kafka::ErrorCode::kNone;
-  if (!g->empty()) return kafka::ErrorCode::kInconsistentGroupProtocol;
-  consumers_.Forget(group);
-  FlushConsumerRecords();
-  return kafka::ErrorCode::kNone;
+  ConsumerHeartbeatResult out = consumers_.Heartbeat(r);
+  DowngradeGroups();
+  return out;
 }
 
 kafka::ErrorCode GroupCoordinator::ValidateOffsetCommit(

@@ -95,15 +95,24 @@ class GroupCoordinator {
   // Reconciling, Stable).
   std::string_view StateNameOf(const std::string& group) const;
 
-  // ConsumerGroupHeartbeat: COORDINATOR_NOT_AVAILABLE while the group's partition is offline,
-  // GROUP_ID_NOT_FOUND for a classic group with members; an empty classic group becomes a
-  // consumer group when a member joins it.
+  // ConsumerGroupHeartbeat: COORDINATOR_NOT_AVAILABLE while the group's partition is offline.
+  // An empty classic group becomes a consumer group when a member joins it; one with members
+  // too, where the migration policy allows the upgrade (group_migration.cc), else
+  // GROUP_ID_NOT_FOUND.
   // The group's records the heartbeat changed are durable before it is answered
   // (COORDINATOR_NOT_AVAILABLE when they could not be written).
   asio::awaitable<ConsumerHeartbeatResult> ConsumerHeartbeat(ConsumerHeartbeatRequest request);
-  // What a JoinGroup of a classic member gets from a consumer group: INCONSISTENT_GROUP_PROTOCOL
-  // while it has members; an empty one is given up to the classic protocol (NONE).
-  kafka::ErrorCode ClassicJoinError(const std::string& group);
+  // The classic protocol's requests (group_migration.cc): to a classic group, or to a consumer
+  // group with members, which serves them as Kafka does after an online upgrade
+  // (ConsumerMembership::ClassicJoin and the others). An empty consumer group is given up to
+  // the classic protocol on JoinGroup. The group's records a request changed are durable
+  // before it is answered.
+  asio::awaitable<JoinResult> Join(JoinRequest request);
+  asio::awaitable<SyncResult> Sync(SyncRequest request);
+  asio::awaitable<kafka::ErrorCode> Heartbeat(std::string group_id, std::int32_t generation,
+                                              std::string member_id,
+                                              std::optional<std::string> instance_id);
+  asio::awaitable<LeaveResult> Leave(std::string group_id, std::vector<LeavingMember> members);
   // Every group that exists, by name.
   std::vector<std::string> Groups() const;
 
@@ -145,6 +154,18 @@ class GroupCoordinator {
   asio::awaitable<void> ExpiryLoop();
   // ConsumerHeartbeat's answer, before its records are written.
   ConsumerHeartbeatResult Decide(const ConsumerHeartbeatRequest& request);
+  // The online upgrade of a classic group with members, for a member joining it with the
+  // consumer protocol: nullopt once it is a consumer group, else the refusal
+  // (GROUP_ID_NOT_FOUND with Kafka's reason).
+  std::optional<ConsumerHeartbeatResult> Upgrade(const ClassicGroup& group);
+  // The online downgrade of every consumer group left with classic members only.
+  void DowngradeGroups();
+  void Downgrade(const ConsumerGroup& group);
+  // JoinGroup to a consumer group with members; `classic_group` is set instead when the
+  // request is for the classic group membership.
+  JoinResult ClassicJoin(const JoinRequest& request, bool& classic_group);
+  // Appends the consumer-protocol records and waits until the group's are durable.
+  asio::awaitable<Status> WriteConsumerRecords(const std::string& group);
   // Removes empty groups that have no offsets left (a tombstone of their group metadata).
   asio::awaitable<void> DeleteEmptyGroups();
   // Appends the records the consumer-protocol groups changed; returns the groups appended to
@@ -153,6 +174,7 @@ class GroupCoordinator {
 
   std::unique_ptr<OffsetStore> offsets_;
   const GroupCoordinatorConfig config_;
+  const Topics& topics_;
   GroupMembership membership_;
   ConsumerMembership consumers_;
   asio::steady_timer expiry_timer_;

@@ -64,6 +64,35 @@ ClassicGroup* GroupMembership::Find(const std::string& group_id) const {
 
 void GroupMembership::Forget(const std::string& group_id) { groups_.erase(group_id); }
 
+void GroupMembership::TakeOver(const std::string& group_id) {
+  ClassicGroup* group = Find(group_id);
+  if (group == nullptr) return;
+  for (const auto& m : group->members()) {
+    if (m->join != nullptr) {
+      m->join->Complete(JoinResult::Error(kafka::ErrorCode::kRebalanceInProgress, m->id));
+    }
+    if (m->sync != nullptr) {
+      m->sync->Complete(SyncResult{kafka::ErrorCode::kRebalanceInProgress, {}, {}, {}});
+    }
+  }
+  groups_.erase(group_id);  // its timers go with it; their handlers find no group
+}
+
+void GroupMembership::Adopt(const std::string& group_id, const GroupMetadataValue& value,
+                            const std::map<std::string, std::vector<JoinProtocol>>& protocols) {
+  auto owned = ClassicGroup::FromRecord(group_id, value, executor_);
+  ClassicGroup& group = *owned;
+  groups_[group_id] = std::move(owned);
+  for (const auto& m : group.members()) {
+    if (auto it = protocols.find(m->id); it != protocols.end() && !it->second.empty()) {
+      m->protocols = it->second;
+    }
+    ScheduleHeartbeat(group, *m, m->session_timeout_ms);
+  }
+  Persist(group, [](Status) {});
+  PrepareRebalance(group, "it moved back to the classic protocol");
+}
+
 void GroupMembership::KeepAlive(ClassicGroup& group, const std::string& member_id) {
   if (group.state() != GroupState::kStable &&
       group.state() != GroupState::kPreparingRebalance) {

@@ -108,6 +108,15 @@ class GroupMembership {
   void KeepAlive(ClassicGroup& group, const std::string& member_id);
   // Forgets a group that is being deleted. REQUIRES: its state is Empty.
   void Forget(const std::string& group_id);
+  // The online upgrade: forgets a group with members, which carry on in a consumer group;
+  // its parked JoinGroup and SyncGroup requests are answered REBALANCE_IN_PROGRESS, so they
+  // join that group.
+  void TakeOver(const std::string& group_id);
+  // The online downgrade: a group of `value`'s members, Stable at its generation, each member
+  // with the protocols it joined with (`protocols`, by member id). Its record is written now;
+  // then it rebalances, so that the members join again and their leader assigns.
+  void Adopt(const std::string& group_id, const GroupMetadataValue& value,
+             const std::map<std::string, std::vector<JoinProtocol>>& protocols);
 
  private:
   void StartJoin(const JoinRequest& request, const std::shared_ptr<Waiter<JoinResult>>& waiter);

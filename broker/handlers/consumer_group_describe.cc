@@ -11,7 +11,9 @@ namespace {
 
 using Response = kafka::ConsumerGroupDescribeResponse;
 
-// Consumer-protocol members, as DescribedGroup.Member.member_type says.
+// DescribedGroup.Member.member_type: a member of the classic protocol (in a group that moved
+// to the consumer protocol with it) or of the consumer protocol.
+constexpr std::int8_t kClassicMemberType = 0;
 constexpr std::int8_t kConsumerMemberType = 1;
 
 Response::Assignment Describe(const Topics& topics, const group::TopicPartitions& held) {
@@ -65,7 +67,7 @@ asio::awaitable<Result<Reply>> HandleConsumerGroupDescribe(RequestContext& ctx,
         rm.subscribed_topic_regex = m.subscribed_topic_regex;
         rm.assignment = Describe(broker.topics(), m.assigned);
         rm.target_assignment = Describe(broker.topics(), group->TargetOf(member_id));
-        rm.member_type = kConsumerMemberType;
+        rm.member_type = m.classic.has_value() ? kClassicMemberType : kConsumerMemberType;
         g.members.push_back(std::move(rm));
       }
     }

@@ -15,7 +15,7 @@ asio::awaitable<Result<Reply>> HandleHeartbeat(RequestContext& ctx, kafka::Reade
   BrokerContext& broker = ctx.broker;
 
   kafka::HeartbeatResponse response;
-  response.error_code = kafka::Code(broker.groups().membership().Heartbeat(
+  response.error_code = kafka::Code(co_await broker.groups().Heartbeat(
       request.group_id, request.generation_id, request.member_id, request.group_instance_id));
   if (response.error_code != 0) broker.metrics().ErrorReturned("Heartbeat", response.error_code);
   response.Encode(out, version);

@@ -2,7 +2,8 @@
 // every member gets the generation, protocol and leader, the leader also every member's
 // metadata (group/group_membership.h has the rules). From v4 a member without an id is given
 // one with MEMBER_ID_REQUIRED and joins again with it. v0 has no rebalance timeout: the session
-// timeout is used, as Kafka does.
+// timeout is used, as Kafka does. A consumer-protocol group with members serves classic members
+// too (an online upgrade, group/group_migration.cc).
 #include "broker/broker_context.h"
 #include "broker/group/group_coordinator.h"
 #include "broker/handlers/handlers.h"
@@ -22,19 +23,6 @@ asio::awaitable<Result<Reply>> HandleJoinGroup(RequestContext& ctx, kafka::Reade
   if (!request.Decode(body, version)) co_return body.status();
   BrokerContext& broker = ctx.broker;
 
-  // A group of the consumer protocol with members takes no classic member.
-  if (const auto e = broker.groups().ClassicJoinError(request.group_id);
-      e != kafka::ErrorCode::kNone) {
-    kafka::JoinGroupResponse response;
-    response.error_code = kafka::Code(e);
-    response.generation_id = -1;
-    response.member_id = request.member_id;
-    if (version >= kFirstNullableProtocolNameVersion) response.protocol_name = std::nullopt;
-    broker.metrics().ErrorReturned("JoinGroup", response.error_code);
-    response.Encode(out, version);
-    co_return Reply::kSend;
-  }
-
   group::JoinRequest join;
   join.group_id = request.group_id;
   join.member_id = request.member_id;
@@ -51,7 +39,7 @@ asio::awaitable<Result<Reply>> HandleJoinGroup(RequestContext& ctx, kafka::Reade
   }
   join.reason = request.reason.value_or("");
   join.version = version;
-  group::JoinResult result = co_await broker.groups().membership().Join(std::move(join));
+  group::JoinResult result = co_await broker.groups().Join(std::move(join));
 
   kafka::JoinGroupResponse response;
   response.error_code = kafka::Code(result.error);

@@ -29,7 +29,7 @@ asio::awaitable<Result<Reply>> HandleLeaveGroup(RequestContext& ctx, kafka::Read
     }
   }
   const group::LeaveResult result =
-      broker.groups().membership().Leave(request.group_id, leaving);
+      co_await broker.groups().Leave(request.group_id, std::move(leaving));
 
   kafka::LeaveGroupResponse response;
   response.error_code = kafka::Code(result.error);

@@ -36,7 +36,7 @@ asio::awaitable<Result<Reply>> HandleSyncGroup(RequestContext& ctx, kafka::Reade
     for (auto& a : request.assignments) {
       sync.assignments.emplace_back(std::move(a.member_id), std::move(a.assignment));
     }
-    result = co_await broker.groups().membership().Sync(std::move(sync));
+    result = co_await broker.groups().Sync(std::move(sync));
   }
 
   kafka::SyncGroupResponse response;

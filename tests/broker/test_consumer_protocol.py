@@ -3,8 +3,9 @@ tern-broker, with real clients: librdkafka consumers with group.protocol=consume
 range assignors on the broker) while members join, leave and crash; Kafka's Java consumers
 with group.protocol=consumer, joined, stopped and killed; kafka-consumer-groups listing,
 describing, resetting and deleting such a group; a group that carries on through a kill -9 of
-the broker, its records read by Kafka's own decoder; classic and consumer members kept apart. Every record is consumed at least once and the
-group's committed offsets end at the log end.
+the broker, its records read by Kafka's own decoder. Every record is consumed at least once and
+the group's committed offsets end at the log end. Groups that move between the two protocols:
+test_group_migration.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import time
 
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupType, KafkaException
+from confluent_kafka import ConsumerGroupType
 
 # stop_members is an autouse fixture: imported, it stops what each test leaves running.
 from group_members import (Load, Member, committed_offsets, describe, groups_tool,  # noqa: F401
@@ -218,29 +219,3 @@ def test_a_group_survives_kill_9_of_the_broker(tmp_path):
             m.process.stop()
         Member.started.clear()
         broker.stop()
-
-
-def test_classic_and_consumer_members_do_not_share_a_group(broker, tmp_path):
-    topic, group = "cp-mixed", "cg-mixed"
-    create_topic(broker.bootstrap, topic, 6)
-    classic = Member(broker, tmp_path, "classic", group, topic, "range")
-    wait_for(lambda: classic.owned() == EVERYTHING, 30, "the classic member assigned")
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group,
-                  "group.protocol": "consumer", "log_level": 0})
-    errors = []
-    try:
-        c.subscribe([topic])
-        deadline = time.monotonic() + 30
-        while not errors and time.monotonic() < deadline:
-            try:
-                m = c.poll(0.2)
-            except KafkaException as e:
-                errors.append(e.args[0])
-                break
-            if m is not None and m.error() is not None:
-                errors.append(m.error())
-    finally:
-        c.close()
-    assert errors and "group id does not exist" in errors[0].str(), errors
-    assert classic.owned() == EVERYTHING, "the classic group is left as it was"
-    assert describe(broker, group).type == ConsumerGroupType.CLASSIC
