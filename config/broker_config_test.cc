@@ -82,6 +82,7 @@ group:
   min_session_timeout_ms: 1000
   max_session_timeout_ms: 60000
   max_size: 10
+  consumer_migration_policy: upgrade
 transactions:
   topic_partitions: 4
   max_timeout_ms: 60000
@@ -122,6 +123,7 @@ transactions:
   EXPECT_EQ(v.group.min_session_timeout_ms, 1000);
   EXPECT_EQ(v.group.max_session_timeout_ms, 60000);
   EXPECT_EQ(v.group.max_size, 10);
+  EXPECT_EQ(v.group.consumer_migration_policy, "upgrade");
   EXPECT_EQ(v.transactions.topic_partitions, 4);
   EXPECT_EQ(v.transactions.max_timeout_ms, 60000);
   EXPECT_EQ(v.transactions.abort_check_interval_ms, 250);
@@ -136,6 +138,11 @@ TEST(BrokerConfigTest, GroupDefaultsAreKafkas) {
   EXPECT_EQ(c.value().group.min_session_timeout_ms, 6000);
   EXPECT_EQ(c.value().group.max_session_timeout_ms, 1800000);
   EXPECT_EQ(c.value().group.max_size, 2147483647);
+  EXPECT_EQ(c.value().group.consumer_migration_policy, "bidirectional");
+  auto policy = ParseBrokerConfig("group:\n  consumer_migration_policy: sideways\n", "p.yaml");
+  ASSERT_FALSE(policy.ok());
+  EXPECT_THAT(policy.status().message(), HasSubstr("'group.consumer_migration_policy'"));
+  EXPECT_THAT(policy.status().message(), HasSubstr("bidirectional, upgrade, downgrade, disabled"));
   auto crossed = ParseBrokerConfig(
       "group:\n  min_session_timeout_ms: 9000\n  max_session_timeout_ms: 8000\n", "g.yaml");
   ASSERT_FALSE(crossed.ok());
