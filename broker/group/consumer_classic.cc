@@ -87,6 +87,12 @@ JoinResult ConsumerMembership::ClassicJoin(const JoinRequest& r) {
   std::string id = r.member_id.empty() ? RandomUuidText() : r.member_id;
   ConsumerMember* m = group->Find(id);
   ConsumerMember* old = r.instance_id ? group->FindByInstance(*r.instance_id) : nullptr;
+  if (r.instance_id.has_value() && !r.member_id.empty()) {
+    // A static member that names its id must be the instance's current member.
+    if (old == nullptr) return JoinResult::Error(E::kUnknownMemberId, r.member_id);
+    if (old->member_id != r.member_id) return JoinResult::Error(E::kFencedInstanceId, r.member_id);
+    old = nullptr;  // it is `m`
+  }
   if (m == nullptr && old == nullptr &&
       group->members().size() >= static_cast<std::size_t>(config_.max_size)) {
     return JoinResult::Error(E::kGroupMaxSizeReached, r.member_id);
@@ -103,7 +109,9 @@ JoinResult ConsumerMembership::ClassicJoin(const JoinRequest& r) {
   }
 
   bool rebalance = false;
+  bool replaced_consumer_member = false;
   if (m == nullptr && old != nullptr) {
+    replaced_consumer_member = !old->classic.has_value();
     // A static member's new incarnation takes its place, epoch and partitions.
     ConsumerMember fresh;
     fresh.member_id = id;
@@ -153,6 +161,12 @@ JoinResult ConsumerMembership::ClassicJoin(const JoinRequest& r) {
   m->session_deadline_ms = now + r.session_timeout_ms;
   m->join_deadline_ms = 0;
   m->sync_deadline_ms = now + r.rebalance_timeout_ms;
+  // The classic member took the place of the last member of the consumer protocol: the group
+  // goes back to the classic protocol, where the member is told to join again.
+  if (replaced_consumer_member && config_.online_downgrade && group->AllClassic() &&
+      group->members().size() <= static_cast<std::size_t>(config_.classic_max_size)) {
+    downgradable_.insert(group->id());
+  }
 
   JoinResult out;
   out.generation = m->member_epoch;
@@ -169,8 +183,11 @@ SyncResult ConsumerMembership::ClassicSync(const SyncRequest& r) {
   ConsumerMember* m = group == nullptr ? nullptr : group->Find(r.member_id);
   out.error = CheckClassicMember(group, m, r.instance_id, r.generation);
   if (out.error != E::kNone) return out;
+  const auto& protocols = m->classic->protocols;
   if ((r.protocol_type.has_value() && *r.protocol_type != kConsumerGroupType) ||
-      (r.protocol_name.has_value() && *r.protocol_name != m->classic_protocol)) {
+      (r.protocol_name.has_value() &&
+       std::none_of(protocols.begin(), protocols.end(),
+                    [&](const auto& p) { return p.first == *r.protocol_name; }))) {
     out.error = E::kInconsistentGroupProtocol;
     return out;
   }
@@ -183,7 +200,7 @@ SyncResult ConsumerMembership::ClassicSync(const SyncRequest& r) {
   m->sync_deadline_ms = 0;
   m->session_deadline_ms = now + SessionTimeoutOf(*m);
   out.protocol_type = std::string(kConsumerGroupType);
-  out.protocol_name = m->classic_protocol;
+  out.protocol_name = r.protocol_name.value_or(m->classic_protocol);
   out.assignment = EncodeConsumerAssignment(ToTopicNames(topics_, m->assigned), m->assignment_version);
   return out;
 }
@@ -231,6 +248,10 @@ LeaveResult ConsumerMembership::ClassicLeave(const std::string& group_id,
   return out;
 }
 
+void ConsumerMembership::TombstoneClassicRecord(const std::string& group_id) {
+  Emit(group_id, EncodeGroupMetadataKey(group_id), std::nullopt);
+}
+
 ConsumerGroup& ConsumerMembership::Adopt(const std::string& group_id, std::int32_t generation,
                                          std::vector<ConsumerMember> members) {
   const std::int64_t now = SteadyNowMs();
@@ -251,7 +272,7 @@ ConsumerGroup& ConsumerMembership::Adopt(const std::string& group_id, std::int32
   RefreshTopics(group);
   // Kafka's order: a tombstone of the classic group's record, every member's metadata, the
   // group epoch, the targets, the target epoch, every member's current assignment.
-  Emit(group_id, EncodeGroupMetadataKey(group_id), std::nullopt);
+  TombstoneClassicRecord(group_id);
   for (const auto& [id, m] : group.members()) RecordMetadata(group, *group.Find(id));
   Emit(group_id, Key(ConsumerRecordType::kGroupMetadata, group_id), EncodeEpochValue(generation));
   for (const auto& [id, target] : targets) {

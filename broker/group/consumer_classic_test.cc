@@ -284,6 +284,51 @@ TEST_F(ClassicMembersTest, TheLastConsumerMemberLeavingMakesTheGroupDowngradable
   EXPECT_EQ(members_->TakeDowngradable(), std::set<std::string>{"g"});
 }
 
+TEST_F(ClassicMembersTest, StaticMembersRollBetweenTheProtocolsInTheirPlace) {
+  Upgrade();
+  // a is static: its consumer-protocol incarnation takes its place, epoch and partitions.
+  members_->Find("g")->Find("a")->instance_id = "host-a";
+  auto join = ConsumerJoin("a2");
+  join.instance_id = "host-a";
+  EXPECT_FALSE(members_->UpgradeJoinError(join, 2, true).has_value());
+  ConsumerHeartbeatResult a2 = members_->Heartbeat(join);
+  ASSERT_EQ(a2.error, E::kNone) << a2.message;
+  EXPECT_EQ(members_->Find("g")->Find("a"), nullptr);
+  const ConsumerMember* m = members_->Find("g")->Find("a2");
+  ASSERT_NE(m, nullptr);
+  EXPECT_FALSE(m->classic.has_value());
+  EXPECT_EQ(m->member_epoch, 3);
+  EXPECT_EQ(CountPartitions(m->assigned), 2u);
+  // A classic request naming another member for that instance is fenced; an unknown one is not
+  // a member.
+  JoinRequest zombie = ClassicJoinRequest("a");
+  zombie.instance_id = "host-a";
+  EXPECT_EQ(members_->ClassicJoin(zombie).error, E::kFencedInstanceId);
+  JoinRequest stranger = ClassicJoinRequest("z");
+  stranger.instance_id = "host-z";
+  EXPECT_EQ(members_->ClassicJoin(stranger).error, E::kUnknownMemberId);
+  // Back: a classic incarnation (no member id yet) takes the consumer member's place, and the
+  // group, all classic again, goes back to the classic protocol.
+  JoinRequest back = ClassicJoinRequest("");
+  back.instance_id = "host-a";
+  JoinResult r = members_->ClassicJoin(back);
+  ASSERT_EQ(r.error, E::kNone);
+  EXPECT_EQ(members_->TakeDowngradable(), std::set<std::string>{"g"});
+}
+
+TEST_F(ClassicMembersTest, AnUpgradeIsRefusedWhenTheJoiningHeartbeatWouldBe) {
+  ConsumerHeartbeatRequest bad = ConsumerJoin("n");
+  bad.rebalance_timeout_ms = -1;
+  EXPECT_EQ(members_->UpgradeJoinError(bad, 1, false)->error, E::kInvalidRequest);
+  ConsumerMembership small(*topics_, [] {
+    ConsumerProtocolConfig c;
+    c.max_size = 2;
+    return c;
+  }(), io_.get_executor());
+  EXPECT_EQ(small.UpgradeJoinError(ConsumerJoin("n"), 2, false)->error, E::kGroupMaxSizeReached);
+  EXPECT_FALSE(small.UpgradeJoinError(ConsumerJoin("n"), 1, false).has_value());
+}
+
 TEST_F(ClassicMembersTest, ClassicMembersComeBackFromTheRecords) {
   Upgrade();
   std::map<std::string, std::map<std::string, std::string>> log;

@@ -117,7 +117,12 @@ void ConsumerGroup::Remove(const std::string& member_id) {
 
 ConsumerMember& ConsumerGroup::Replace(const std::string& old_id, ConsumerMember member) {
   ConsumerMember& old = members_.at(old_id);
-  member.member_epoch = old.previous_member_epoch >= 0 ? old.previous_member_epoch : 0;
+  // A static member that left for now keeps its last epoch as the previous one.
+  if (old.member_epoch == kStaticLeaveEpoch) {
+    member.member_epoch = old.previous_member_epoch >= 0 ? old.previous_member_epoch : 0;
+  } else {
+    member.member_epoch = old.member_epoch;
+  }
   member.previous_member_epoch = -1;
   member.state = old.state;
   TopicPartitions assigned = old.assigned;
@@ -209,7 +214,9 @@ void ConsumerGroup::Reconcile(ConsumerMember& m, const TopicPartitions* owned,
   const TopicPartitions& target = TargetOf(m.member_id);
   TopicPartitions keep = Intersect(m.assigned, target);
   TopicPartitions revoke = Minus(m.assigned, target);
-  if (!revoke.empty()) {
+  // Partitions to give up that the member says it no longer owns are given up already (an
+  // eager classic member gives up everything before it joins again).
+  if (!revoke.empty() && (owned == nullptr || !Intersect(*owned, revoke).empty())) {
     SetHeld(m, std::move(keep), std::move(revoke));
     m.state = MemberState::kUnrevokedPartitions;
     m.revocation_deadline_ms = now_ms + m.rebalance_timeout_ms;

@@ -439,7 +439,8 @@ bool ConsumerMembership::RefreshTopics(ConsumerGroup& group) const {
   return group.SetSubscribedTopics(std::move(metadata));
 }
 
-ConsumerHeartbeatResult ConsumerMembership::Heartbeat(const ConsumerHeartbeatRequest& r) {
+std::optional<ConsumerHeartbeatResult> ConsumerMembership::CheckRequest(
+    const ConsumerHeartbeatRequest& r, std::shared_ptr<const std::regex>* regex) const {
   if (std::string why = InvalidRequest(r); !why.empty()) return Fail(E::kInvalidRequest, why);
   if (r.server_assignor.has_value() && !KnownAssignor(*r.server_assignor)) {
     return Fail(E::kUnsupportedAssignor, "ServerAssignor " + *r.server_assignor +
@@ -447,15 +448,31 @@ ConsumerHeartbeatResult ConsumerMembership::Heartbeat(const ConsumerHeartbeatReq
                                              std::string(kUniformAssignor) + ", " +
                                              std::string(kRangeAssignor) + ".");
   }
-  std::shared_ptr<const std::regex> regex;
   if (r.subscribed_topic_regex.has_value() && !r.subscribed_topic_regex->empty()) {
     try {
-      regex = std::make_shared<const std::regex>(*r.subscribed_topic_regex);
+      *regex = std::make_shared<const std::regex>(*r.subscribed_topic_regex);
     } catch (const std::regex_error& e) {
       return Fail(E::kInvalidRegularExpression,
                   "SubscribedTopicRegex `" + *r.subscribed_topic_regex + "` is not a valid regular expression: " + e.what() + ".");
     }
   }
+  return std::nullopt;
+}
+
+std::optional<ConsumerHeartbeatResult> ConsumerMembership::UpgradeJoinError(
+    const ConsumerHeartbeatRequest& r, std::size_t members, bool takes_a_place) const {
+  std::shared_ptr<const std::regex> regex;
+  if (auto refused = CheckRequest(r, &regex)) return refused;
+  if (!takes_a_place && members >= static_cast<std::size_t>(config_.max_size)) {
+    return Fail(E::kGroupMaxSizeReached, "The consumer group has reached its maximum capacity of " +
+                                             std::to_string(config_.max_size) + " members.");
+  }
+  return std::nullopt;
+}
+
+ConsumerHeartbeatResult ConsumerMembership::Heartbeat(const ConsumerHeartbeatRequest& r) {
+  std::shared_ptr<const std::regex> regex;
+  if (auto refused = CheckRequest(r, &regex)) return *refused;
   if (r.member_epoch == kLeaveEpoch || r.member_epoch == kStaticLeaveEpoch) return Leave(r);
 
   const std::int64_t now = SteadyNowMs();
@@ -473,13 +490,18 @@ ConsumerHeartbeatResult ConsumerMembership::Heartbeat(const ConsumerHeartbeatReq
     m = group->Find(id);
     if (m != nullptr) {
       group->ResetAssignment(*m);  // it lost its partitions and joins again
+      m->classic.reset();          // with the consumer protocol
+      m->sync_deadline_ms = 0;
+      m->join_deadline_ms = 0;
     } else {
       ConsumerMember fresh;
       fresh.member_id = id;
       fresh.instance_id = r.instance_id;
       ConsumerMember* old = r.instance_id ? group->FindByInstance(*r.instance_id) : nullptr;
       if (old != nullptr) {
-        if (old->member_epoch != kStaticLeaveEpoch) {
+        // A classic incarnation does not leave for now: the consumer one takes its place
+        // (a static member rolled to the consumer protocol).
+        if (old->member_epoch != kStaticLeaveEpoch && !old->classic.has_value()) {
           return Fail(E::kUnreleasedInstanceId, "Static member " + old->member_id +
                                                     " with instance id " + *r.instance_id +
                                                     " is not released yet.");

@@ -124,6 +124,15 @@ class ConsumerMembership {
   // as records. REQUIRES: no consumer group of that id.
   ConsumerGroup& Adopt(const std::string& group_id, std::int32_t generation,
                        std::vector<ConsumerMember> members);
+  // Writes a tombstone of the classic group's record (GroupMetadata) of `group_id`: the group
+  // is one of the consumer protocol from now on.
+  void TombstoneClassicRecord(const std::string& group_id);
+  // What the heartbeat of a member joining a classic group of `members` members would be
+  // refused with, checked before the group moves to the consumer protocol for it (nullopt:
+  // nothing); `takes_a_place`: a static member whose instance is a member already.
+  std::optional<ConsumerHeartbeatResult> UpgradeJoinError(const ConsumerHeartbeatRequest& r,
+                                                          std::size_t members,
+                                                          bool takes_a_place) const;
   // Groups that members left and whose members all speak the classic protocol now: the
   // coordinator may turn them back into classic groups (the online downgrade).
   std::set<std::string> TakeDowngradable();
@@ -151,6 +160,10 @@ class ConsumerMembership {
 
  private:
   ConsumerHeartbeatResult Leave(const ConsumerHeartbeatRequest& request);
+  // The request's own faults (INVALID_REQUEST, UNSUPPORTED_ASSIGNOR, INVALID_REGULAR_EXPRESSION);
+  // sets `regex` to the compiled expression.
+  std::optional<ConsumerHeartbeatResult> CheckRequest(const ConsumerHeartbeatRequest& r,
+                                                      std::shared_ptr<const std::regex>* regex) const;
   // The member's topics from its subscription, and the group's topics' metadata; true when
   // either changed (the group must rebalance).
   bool Resolve(ConsumerGroup& group, ConsumerMember& member) const;

@@ -40,6 +40,15 @@ GroupCoordinator::GroupCoordinator(std::unique_ptr<OffsetStore> offsets,
     spdlog::info("loaded {} consumer groups with {} members", consumers_.groups().size(),
                  members);
   }
+  // A group is of one protocol. Each move between them leaves tombstones of the other's
+  // records; a log written before those were written can hold both, and the consumer
+  // group's records are then the later ones (moving back tombstones them).
+  for (const auto& [id, g] : consumers_.groups()) {
+    if (membership_.Find(id) != nullptr) {
+      spdlog::warn("group {}: records of both protocols; it is a consumer group", id);
+      membership_.Forget(id);
+    }
+  }
 }
 
 Result<std::unique_ptr<GroupCoordinator>> GroupCoordinator::Open(const BrokerConfig& config,
@@ -124,6 +133,7 @@ std::vector<std::string> GroupCoordinator::Groups() const {
 
 std::map<std::string, Status> GroupCoordinator::FlushConsumerRecords() {
   std::map<std::string, Status> out;
+  out.swap(downgrade_appends_);
   std::vector<GroupRecord> records = consumers_.TakeRecords();
   for (std::size_t i = 0; i < records.size();) {
     // One append per run of records of the same group.
@@ -167,14 +177,21 @@ ConsumerHeartbeatResult GroupCoordinator::Decide(const ConsumerHeartbeatRequest&
   }
   if (ClassicGroup* g = membership_.Find(r.group_id)) {
     if (g->members().empty()) {
-      if (r.member_epoch == 0) membership_.Forget(r.group_id);
+      if (r.member_epoch == 0) {
+        membership_.Forget(r.group_id);
+        consumers_.TombstoneClassicRecord(r.group_id);
+      }
     } else if (r.member_epoch != 0) {
       ConsumerHeartbeatResult out;
       out.error = kafka::ErrorCode::kGroupIdNotFound;
       out.message = "Group " + r.group_id + " is not a consumer group.";
       return out;
-    } else if (auto refused = Upgrade(*g)) {
-      return *refused;
+    } else {
+      const bool takes_a_place = r.instance_id.has_value() && g->FindStatic(*r.instance_id);
+      if (auto refused = consumers_.UpgradeJoinError(r, g->members().size(), takes_a_place)) {
+        return *refused;
+      }
+      if (auto refused = Upgrade(*g)) return *refused;
     }
   }
   ConsumerHeartbeatResult out = consumers_.Heartbeat(r);

@@ -175,6 +175,9 @@ class GroupCoordinator {
   std::unique_ptr<OffsetStore> offsets_;
   const GroupCoordinatorConfig config_;
   const Topics& topics_;
+  // What a downgrade appended (it must go before the classic group's record), handed to the
+  // next FlushConsumerRecords' caller, which waits for it.
+  std::map<std::string, Status> downgrade_appends_;
   GroupMembership membership_;
   ConsumerMembership consumers_;
   asio::steady_timer expiry_timer_;

@@ -166,7 +166,12 @@ void GroupCoordinator::Downgrade(const ConsumerGroup& g) {
   }
   value.leader = value.members.front().member_id;
   consumers_.Forget(id);
-  FlushConsumerRecords();  // the tombstones go before the classic group's record
+  // The tombstones go before the classic group's record; the request that caused the
+  // downgrade waits for them (and that record, in the same partition) to be durable.
+  for (auto& [group, status] : FlushConsumerRecords()) {
+    auto [it, fresh] = downgrade_appends_.emplace(group, status);
+    if (!fresh && it->second.ok()) it->second = status;
+  }
   membership_.Adopt(id, value, protocols);
   spdlog::info("group {}: moved back to the classic protocol at generation {} with {} members",
                id, value.generation, value.members.size());
@@ -201,6 +206,7 @@ JoinResult GroupCoordinator::ClassicJoin(const JoinRequest& r, bool& classic_gro
 asio::awaitable<JoinResult> GroupCoordinator::Join(JoinRequest r) {
   bool classic_group = false;
   JoinResult result = ClassicJoin(r, classic_group);
+  if (!classic_group) DowngradeGroups();  // a classic member took the last consumer one's place
   if (classic_group) {
     result = co_await membership_.Join(std::move(r));
   } else if (result.error == E::kNone) {
