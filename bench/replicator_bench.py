@@ -43,6 +43,7 @@ VARIANTS = {
     "tern-eos": "tern exactly-once",
     "tern-eos-tuned": "tern exactly-once, tuned",  # only with --tuned
     "tern-alo": "tern at-least-once",
+    "tern-alo-tuned": "tern at-least-once, tuned",  # only with --tuned
     "mm2": "MirrorMaker 2",
     "mm2-eos": "MirrorMaker 2 exactly-once",
     "kcat": "kcat pipe",
@@ -71,7 +72,8 @@ def parse_args() -> argparse.Namespace:
                    "quick 10); the first --warmup-seconds are left out of the statistics")
     p.add_argument("--warmup-seconds", type=float, default=2)
     p.add_argument("--variants", help="which replicators, in order (default "
-                   f"{','.join(DEFAULT_VARIANTS)}; with --tuned, tern-eos-tuned after tern-eos)")
+                   f"{','.join(DEFAULT_VARIANTS)}; with --tuned, tern-eos-tuned and tern-alo-tuned after "
+                   "tern-eos and tern-alo)")
     p.add_argument("--scenarios", default="local,wan", help="local, wan or both")
     p.add_argument("--wan-latency-ms", type=int, default=40, help="added each way (default 40)")
     p.add_argument("--wan-mbit", type=float, default=50, help="bandwidth cap each way, "
@@ -80,8 +82,8 @@ def parse_args() -> argparse.Namespace:
                    "configurations, e.g. '{\"commit_interval_ms\": 500, \"target\": "
                    "{\"linger.ms\": \"20\"}}'")
     p.add_argument("--mm2-settings", default="{}", help="JSON of extra mm2.properties lines")
-    p.add_argument("--tuned", help="JSON merged over --tern-settings for an extra replicator, "
-                   "tern-eos-tuned (exactly-once), run beside the others to show what "
+    p.add_argument("--tuned", help="JSON merged over --tern-settings for extra replicators, "
+                   "tern-eos-tuned and tern-alo-tuned, run beside the others to show what "
                    "settings change, e.g. '{\"commit_interval_ms\": 1000}'")
     p.add_argument("--timeout", type=float, help="longest copying time of one throughput "
                    "phase after its first record, s (default 300, quick 150)")
@@ -106,6 +108,7 @@ def parse_args() -> argparse.Namespace:
         a.variants = list(DEFAULT_VARIANTS)
         if a.tuned:
             a.variants.insert(a.variants.index("tern-eos") + 1, "tern-eos-tuned")
+            a.variants.insert(a.variants.index("tern-alo") + 1, "tern-alo-tuned")
     unknown = [v for v in a.variants if v not in VARIANTS]
     if unknown:
         p.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
@@ -113,8 +116,9 @@ def parse_args() -> argparse.Namespace:
     a.tern_settings = json.loads(a.tern_settings)
     a.mm2_settings = json.loads(a.mm2_settings)
     a.tuned = json.loads(a.tuned) if a.tuned else None
-    if "tern-eos-tuned" in a.variants and a.tuned is None:
-        p.error("tern-eos-tuned needs --tuned JSON")
+    tuned = [v for v in a.variants if v.endswith("-tuned")]
+    if tuned and a.tuned is None:
+        p.error(f"{', '.join(tuned)} needs --tuned JSON")
     a.link_bytes_s = a.wan_mbit * 1e6 / 8
     return a
 
@@ -153,10 +157,10 @@ def make_replicator(env: Env, scenario: str, variant: str) -> rs.Replicator:
     shutil.rmtree(wd, ignore_errors=True)
     if variant.startswith("tern-"):
         settings = dict(env.args.tern_settings)
-        if variant == "tern-eos-tuned":
+        if variant.endswith("-tuned"):
             settings = merged(settings, env.args.tuned)
         return rs.Tern(wd, src, tgt, topics, env.binary,
-                       "at-least-once" if variant == "tern-alo" else "exactly-once",
+                       "at-least-once" if variant.startswith("tern-alo") else "exactly-once",
                        f"tern-bench-{scenario}-{variant}", settings)
     if variant in (MM2, MM2_EOS):
         # Its own source alias: MM2 names its Connect topics and group after it.
@@ -493,8 +497,8 @@ def memory_table(args, res: dict) -> list[str]:
 def headline(args, res: dict) -> list[str]:
     """Every variant against MM2 as it runs by default (at-least-once); then, with MM2
     exactly-once in the run, the exactly-once variants against it: like for like."""
-    terns = [v for v in ("tern-eos", "tern-eos-tuned", "tern-alo", MM2_EOS, "kcat")
-             if v in args.variants]
+    terns = [v for v in ("tern-eos", "tern-eos-tuned", "tern-alo", "tern-alo-tuned", MM2_EOS,
+                         "kcat") if v in args.variants]
     out = ratio_table(args, res, MM2, terns)
     eos = [v for v in ("tern-eos", "tern-eos-tuned") if v in args.variants]
     like = ratio_table(args, res, MM2_EOS, eos)
