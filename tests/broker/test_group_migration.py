@@ -4,9 +4,9 @@ with real clients:
 - librdkafka members rolled from the classic protocol (eager and cooperative assignors) to the
   consumer protocol and back under a producer load: every record is consumed, each partition
   has one owner whenever the group settles, and the group reports each protocol in turn;
-- Kafka's Java consumers rolled from group.protocol=classic to consumer, one at a time, reading
-  every record, with the group's records (classic members of a consumer group) decoded by
-  Kafka's own DumpLogSegments and the group carrying on through a broker restart;
+- Kafka's Java consumers rolled from group.protocol=classic to consumer, one at a time, and
+  back, reading every record, with the group's records (classic members of a consumer group)
+  decoded by Kafka's own DumpLogSegments and the group carrying on through a broker restart;
 - with the policy disabled, the two protocols do not share a group.
 """
 
@@ -108,10 +108,10 @@ def java_consumer(broker, tmp_path, group: str, topic: str, name: str,
         "--command-property", f"client.id={name}"], tmp_path / f"{name}.log").start()
 
 
-def test_java_consumers_roll_from_classic_to_consumer(tmp_path):
+def test_java_consumers_roll_from_classic_to_consumer_and_back(tmp_path):
     broker = TernBroker(tmp_path / "tern", CONFIG).start()
     topic, group = "mig-java", "gm-java"
-    names = ["old-0", "old-1", "new-0", "new-1"]
+    names = ["old-0", "old-1", "new-0", "new-1", "back-0"]
     consumers: dict[str, ManagedProcess] = {}
     p = producer(broker.bootstrap)
     sent: list[str] = []
@@ -183,7 +183,20 @@ def test_java_consumers_roll_from_classic_to_consumer(tmp_path):
         wait_for(lambda: read() >= set(sent), 60, "the consumers reading every record")
         rows = groups_tool(broker, "--describe", "--group", group, "--members", "--verbose")
         assert "old-1" not in rows and "new-1" in rows, rows
+
+        # And back: a classic consumer joins the consumer group, then the consumer-protocol
+        # members leave, and the group is a classic group again.
+        consumers.pop("new-0").stop()
+        start("back-0", "classic")
+        wait_for(lambda: holding(2), 90, "the classic back-0 joining new-1")
+        consumers.pop("new-1").stop()
+        wait_for(lambda: holding(1), 90, "back-0 holding every partition")
+        listed = groups_tool(broker, "--list", "--type")
+        assert re.search(rf"^{group}\s+Classic\s*$", listed, re.M), listed
+        send(300)
+        wait_for(lambda: read() >= set(sent), 60, "back-0 reading every record")
         wait_for_commits_to_reach_the_end(broker, group, topic, 6)
+        assert f"group {group}: moved back to the classic protocol" in broker.log_text()
     finally:
         for c in consumers.values():
             c.stop()
