@@ -118,15 +118,7 @@ JoinResult ConsumerMembership::ClassicJoin(const JoinRequest& r) {
     fresh.instance_id = r.instance_id;
     fresh.subscribed_topic_names = old->subscribed_topic_names;
     fresh.topics = old->topics;
-    const std::string old_id = old->member_id;
-    m = &group->Replace(old_id, std::move(fresh));
-    for (auto type : {ConsumerRecordType::kCurrentMemberAssignment,
-                      ConsumerRecordType::kTargetAssignmentMember,
-                      ConsumerRecordType::kMemberMetadata}) {
-      Emit(group->id(), Key(type, group->id(), old_id), std::nullopt);
-    }
-    Emit(group->id(), Key(ConsumerRecordType::kTargetAssignmentMember, group->id(), id),
-         EncodeTargetAssignmentValue(group->TargetOf(id)));
+    m = &ReplaceStatic(*group, old->member_id, std::move(fresh));
   } else if (m == nullptr) {
     ConsumerMember fresh;
     fresh.member_id = id;

@@ -217,6 +217,20 @@ void ConsumerMembership::RecordAssignment(const ConsumerGroup& group, ConsumerMe
        std::move(value));
 }
 
+ConsumerMember& ConsumerMembership::ReplaceStatic(ConsumerGroup& group, const std::string& old_id,
+                                                  ConsumerMember member) {
+  const std::string gone = old_id;  // a reference into the member replaced below
+  ConsumerMember& m = group.Replace(gone, std::move(member));
+  for (auto type : {ConsumerRecordType::kCurrentMemberAssignment,
+                    ConsumerRecordType::kTargetAssignmentMember,
+                    ConsumerRecordType::kMemberMetadata}) {
+    Emit(group.id(), Key(type, group.id(), gone), std::nullopt);
+  }
+  Emit(group.id(), Key(ConsumerRecordType::kTargetAssignmentMember, group.id(), m.member_id),
+       EncodeTargetAssignmentValue(group.TargetOf(m.member_id)));
+  return m;
+}
+
 void ConsumerMembership::RemoveMember(ConsumerGroup& group, const std::string& member_id) {
   const std::string id = member_id;  // it may be the id of the member removed below
   group.Remove(id);
@@ -511,16 +525,7 @@ ConsumerHeartbeatResult ConsumerMembership::Heartbeat(const ConsumerHeartbeatReq
         fresh.regex = old->regex;
         fresh.server_assignor = old->server_assignor;
         fresh.topics = old->topics;
-        const std::string old_id = old->member_id;
-        m = &group->Replace(old_id, std::move(fresh));
-        for (auto type : {ConsumerRecordType::kCurrentMemberAssignment,
-                          ConsumerRecordType::kTargetAssignmentMember,
-                          ConsumerRecordType::kMemberMetadata}) {
-          Emit(group->id(), Key(type, group->id(), old_id), std::nullopt);
-        }
-        Emit(group->id(),
-             Key(ConsumerRecordType::kTargetAssignmentMember, group->id(), m->member_id),
-             EncodeTargetAssignmentValue(group->TargetOf(m->member_id)));
+        m = &ReplaceStatic(*group, old->member_id, std::move(fresh));
       } else {
         if (group->members().size() >= static_cast<std::size_t>(config_.max_size)) {
           return Fail(E::kGroupMaxSizeReached,

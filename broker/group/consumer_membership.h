@@ -176,6 +176,10 @@ class ConsumerMembership {
   // Writes the member's metadata / current assignment when it changed since last written.
   void RecordMetadata(const ConsumerGroup& group, ConsumerMember& member);
   void RecordAssignment(const ConsumerGroup& group, ConsumerMember& member);
+  // A static member's new incarnation `member` takes the place of `old_id` (ConsumerGroup::
+  // Replace), with tombstones of the old member's records and the new one's target.
+  ConsumerMember& ReplaceStatic(ConsumerGroup& group, const std::string& old_id,
+                                ConsumerMember member);
   // Removes the member with tombstones of its records (current assignment, target, metadata).
   void RemoveMember(ConsumerGroup& group, const std::string& member_id);
   // After removals: rebalances the group, and notes it when only classic members are left.

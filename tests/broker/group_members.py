@@ -15,12 +15,27 @@ import pytest
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from harness import paths
 from harness.process import ManagedProcess
 from tern_fixtures import (consumer, formatted_records, high_watermarks, producer,
                            read_offsets_partition, tool)
 
 CONSUMER = Path(__file__).with_name("group_consumer.py")
 SESSION_MS = 4000
+
+
+# Sessions of 6 s and heartbeats every 500 ms, so that crashes and rebalances settle quickly.
+FAST_GROUPS = {"group.consumer_session_timeout_ms": 6000,
+               "group.consumer_heartbeat_interval_ms": 500,
+               "group.initial_rebalance_delay_ms": 300, "group.min_session_timeout_ms": 1000}
+SIX = set(range(6))  # the partitions of the tests' topics
+
+
+def split(*members) -> bool:
+    """The members hold every partition of a six-partition topic between them, each exactly
+    once."""
+    owned = [m.owned() for m in members]
+    return all(owned) and set().union(*owned) == SIX and sum(map(len, owned)) == len(SIX)
 
 
 @pytest.fixture(autouse=True)
@@ -141,3 +156,18 @@ def group_records(broker, group: str) -> list[dict]:
         read_offsets_partition(broker, group, "GroupMetadataMessageFormatter", 5000), group)
     return [r["value"]["data"] for r in records
             if r["key"]["type"] == 2 and r["value"] is not None]
+
+
+def java_consumer(broker, tmp_path, group: str, topic: str, name: str,
+                  protocol: str = "consumer") -> ManagedProcess:
+    """Kafka's console consumer in `group` with this group.protocol, printing values to the
+    log `tmp_path/name.log`; the classic protocol gets quick heartbeats and a 6 s session."""
+    return ManagedProcess(name, [
+        paths.kafka_tool("kafka-console-consumer"), "--bootstrap-server", broker.bootstrap,
+        "--topic", topic, "--group", group, "--from-beginning",
+        "--command-property", f"group.protocol={protocol}",
+        "--command-property", "auto.commit.interval.ms=500",
+        *([] if protocol == "consumer" else [
+            "--command-property", "heartbeat.interval.ms=500",
+            "--command-property", "session.timeout.ms=6000"]),
+        "--command-property", f"client.id={name}"], tmp_path / f"{name}.log").start()

@@ -17,18 +17,14 @@ import pytest
 from confluent_kafka import ConsumerGroupType
 
 # stop_members is an autouse fixture: imported, it stops what each test leaves running.
-from group_members import (Load, Member, committed_offsets, describe, groups_tool,  # noqa: F401
-                           stop_members, wait_for, wait_for_commits_to_reach_the_end)
-from harness import paths
-from harness.process import ManagedProcess
+from group_members import (FAST_GROUPS, SIX, Load, Member, committed_offsets,  # noqa: F401
+                           describe, groups_tool, java_consumer, split, stop_members, wait_for,
+                           wait_for_commits_to_reach_the_end)
 from harness.tern import TernBroker
 from tern_fixtures import create_topic, partition_for, producer, segment_files, tool
 
-# Sessions of 6 s and heartbeats every 500 ms, so that crashes and rebalances settle quickly.
-CONFIG = {"group.consumer_session_timeout_ms": 6000,
-          "group.consumer_heartbeat_interval_ms": 500,
-          "group.initial_rebalance_delay_ms": 300, "group.min_session_timeout_ms": 1000}
-EVERYTHING = set(range(6))
+CONFIG = FAST_GROUPS
+EVERYTHING = SIX
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +32,6 @@ def broker(tmp_path_factory) -> TernBroker:
     b = TernBroker(tmp_path_factory.mktemp("tern"), CONFIG).start()
     yield b
     b.stop()
-
-
-def split(*members) -> bool:
-    """The members hold every partition between them, each exactly once."""
-    owned = [m.owned() for m in members]
-    return all(owned) and set().union(*owned) == EVERYTHING and \
-        sum(map(len, owned)) == len(EVERYTHING)
 
 
 @pytest.mark.parametrize("assignor", ["uniform", "range"])
@@ -78,15 +67,6 @@ def test_librdkafka_members_join_leave_and_crash_without_losing_records(broker, 
     assert not missing, f"{len(missing)} records never consumed, e.g. {missing[:10]}"
     assert len(load.delivered) > 500 and all(m.consumed() for m in (c1, c2, c3))
     wait_for(lambda: describe(broker, group).state.name == "EMPTY", 30, "the group emptying")
-
-
-def java_consumer(broker, tmp_path, group: str, topic: str, name: str) -> ManagedProcess:
-    return ManagedProcess(name, [
-        paths.kafka_tool("kafka-console-consumer"), "--bootstrap-server", broker.bootstrap,
-        "--topic", topic, "--group", group, "--from-beginning",
-        "--command-property", "group.protocol=consumer",
-        "--command-property", "auto.commit.interval.ms=500",
-        "--command-property", f"client.id={name}"], tmp_path / f"{name}.log").start()
 
 
 def member_rows(broker, group: str) -> list[list[str]]:

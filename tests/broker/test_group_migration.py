@@ -19,17 +19,15 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupType, KafkaException
 
 # stop_members is an autouse fixture: imported, it stops what each test leaves running.
-from group_members import (Load, Member, describe, groups_tool,  # noqa: F401
-                           stop_members, wait_for, wait_for_commits_to_reach_the_end)
-from harness import paths
+from group_members import (FAST_GROUPS, SIX, Load, Member, describe, groups_tool,  # noqa: F401
+                           java_consumer, split, stop_members, wait_for,
+                           wait_for_commits_to_reach_the_end)
 from harness.process import ManagedProcess
 from harness.tern import TernBroker
 from tern_fixtures import create_topic, partition_for, producer, segment_files, tool
 
-CONFIG = {"group.consumer_session_timeout_ms": 6000,
-          "group.consumer_heartbeat_interval_ms": 500,
-          "group.initial_rebalance_delay_ms": 300, "group.min_session_timeout_ms": 1000}
-EVERYTHING = set(range(6))
+CONFIG = FAST_GROUPS
+EVERYTHING = SIX
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +35,6 @@ def broker(tmp_path_factory) -> TernBroker:
     b = TernBroker(tmp_path_factory.mktemp("tern"), CONFIG).start()
     yield b
     b.stop()
-
-
-def split(*members) -> bool:
-    """The members hold every partition between them, each exactly once."""
-    owned = [m.owned() for m in members]
-    return all(owned) and set().union(*owned) == EVERYTHING and \
-        sum(map(len, owned)) == len(EVERYTHING)
 
 
 def group_type(broker, group: str):
@@ -93,19 +84,6 @@ def test_librdkafka_members_roll_to_the_consumer_protocol_and_back(broker, tmp_p
     assert f"group {group}: moved to the consumer protocol" in log
     assert f"group {group}: moved back to the classic protocol" in log
     c3.process.stop()
-
-
-def java_consumer(broker, tmp_path, group: str, topic: str, name: str,
-                  protocol: str) -> ManagedProcess:
-    return ManagedProcess(name, [
-        paths.kafka_tool("kafka-console-consumer"), "--bootstrap-server", broker.bootstrap,
-        "--topic", topic, "--group", group, "--from-beginning",
-        "--command-property", f"group.protocol={protocol}",
-        "--command-property", "auto.commit.interval.ms=500",
-        *([] if protocol == "consumer" else [
-            "--command-property", "heartbeat.interval.ms=500",
-            "--command-property", "session.timeout.ms=6000"]),
-        "--command-property", f"client.id={name}"], tmp_path / f"{name}.log").start()
 
 
 def test_java_consumers_roll_from_classic_to_consumer_and_back(tmp_path):
