@@ -44,6 +44,16 @@ bool Preparing(TxnState s) {
          s == TxnState::kPrepareEpochFence;
 }
 
+// Transaction version 2's tagged fields belong to one state each: the producer id a prepared
+// transaction moves to (its epoch ran out), and the one a completed transaction moved from,
+// which answers a retry of its EndTxn; later states drop them.
+void KeepMoveFields(TxnLogValue& v) {
+  if (!Preparing(v.state)) v.next_producer_id = -1;
+  if (v.state != TxnState::kCompleteCommit && v.state != TxnState::kCompleteAbort) {
+    v.previous_producer_id = -1;
+  }
+}
+
 // Releases an id's busy mark when the operation ends, however it ends.
 class BusyGuard {
  public:
@@ -313,6 +323,7 @@ asio::awaitable<Status> TxnCoordinator::WriteTombstone(const std::string& transa
 asio::awaitable<Status> TxnCoordinator::WriteState(const std::string& transactional_id,
                                                    TxnLogValue value, bool wait) {
   value.last_update_ms = NowMs();
+  KeepMoveFields(value);
   if (Status s = co_await AppendRecord(transactional_id, EncodeTxnLogValue(value), wait);
       !s.ok()) {
     co_return s;
@@ -516,11 +527,10 @@ asio::awaitable<EndTxnResult> TxnCoordinator::EndTxnBumpingEpoch(
   const bool completed =
       txn.state == TxnState::kCompleteCommit || txn.state == TxnState::kCompleteAbort;
   // A retry of the EndTxn that bumped the epoch (or, when the epoch ran out, the producer id).
-  const auto previous = previous_producer_id_.find(transactional_id);
   const bool retry =
       (txn.producer_id == producer_id && producer_epoch + 1 == txn.producer_epoch) ||
-      (previous != previous_producer_id_.end() && previous->second == producer_id &&
-       producer_epoch >= kMaxEpoch - 1 && txn.producer_epoch == 0);
+      (txn.previous_producer_id == producer_id && producer_epoch >= kMaxEpoch - 1 &&
+       txn.producer_epoch == 0);
   if (!retry && txn.producer_id != producer_id) {
     co_return EndTxnError(ErrorCode::kInvalidProducerIdMapping);
   }
@@ -585,6 +595,7 @@ ImplicitAdd TxnCoordinator::AddPartitionForWrite(const std::string& transactiona
   }
   if (!next.partitions[topic].insert(partition).second) return ImplicitAdd{};
   next.last_update_ms = NowMs();
+  KeepMoveFields(next);
   auto log = AppendRecordNow(transactional_id, EncodeTxnLogValue(next));
   if (!log.ok()) {
     spdlog::error("writing the state of {}: {}", transactional_id, log.status().ToString());
@@ -602,11 +613,11 @@ asio::awaitable<Status> TxnCoordinator::EndTransaction(const std::string& transa
   TxnLogValue prepared = txns_.at(transactional_id);
   prepared.state = commit ? TxnState::kPrepareCommit : TxnState::kPrepareAbort;
   prepared.producer_epoch = epoch;
+  prepared.next_producer_id = next_producer_id;
   if (prepared.start_ms < 0) prepared.start_ms = NowMs();
   if (Status s = co_await WriteState(transactional_id, std::move(prepared)); !s.ok()) {
     co_return s;
   }
-  if (next_producer_id >= 0) next_producer_id_[transactional_id] = next_producer_id;
   Status done = co_await Complete(transactional_id);
   if (done.ok()) metrics_.TransactionEnded(outcome);
   co_return done;
@@ -627,24 +638,18 @@ asio::awaitable<Status> TxnCoordinator::Complete(const std::string& transactiona
   TxnLogValue complete = prepared;
   complete.state = commit ? TxnState::kCompleteCommit : TxnState::kCompleteAbort;
   complete.partitions.clear();
-  const auto next = next_producer_id_.find(transactional_id);
-  if (next == next_producer_id_.end()) {
+  if (prepared.next_producer_id < 0) {
     // Not waited for: if it is lost, start-up finds the transaction prepared and writes the
     // markers again.
     co_return co_await WriteState(transactional_id, std::move(complete), /*wait=*/false);
   }
-  // The epoch ran out: the id goes on as a new producer id. Only this record holds that id,
-  // so it is durable before the client is told (lost, start-up completes the transaction at
-  // the old id, and the client's retry is answered with that).
-  const std::int64_t previous = complete.producer_id;
-  complete.producer_id = next->second;
+  // The epoch ran out: the id goes on as the new producer id the prepared record holds (so a
+  // start-up that finds it prepared moves it too), and remembers the old one, so that a retry
+  // with it is answered alike. Durable before the client is told.
+  complete.previous_producer_id = complete.producer_id;
+  complete.producer_id = prepared.next_producer_id;
   complete.producer_epoch = 0;
-  Status written = co_await WriteState(transactional_id, std::move(complete), /*wait=*/true);
-  if (written.ok()) {
-    next_producer_id_.erase(transactional_id);
-    previous_producer_id_[transactional_id] = previous;
-  }
-  co_return written;
+  co_return co_await WriteState(transactional_id, std::move(complete), /*wait=*/true);
 }
 
 asio::awaitable<Status> TxnCoordinator::WriteMarkers(const TxnLogValue& txn, bool commit) {

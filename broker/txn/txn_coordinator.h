@@ -206,10 +206,6 @@ class TxnCoordinator {
   std::set<std::int32_t> unavailable_;
   std::map<std::string, TxnLogValue> txns_;
   std::set<std::string> busy_;  // ids with an operation in flight
-  // Transaction version 2: the producer id to move to when the prepared transaction completes
-  // (its epoch ran out), and the one an id left that way, to answer an EndTxn retry.
-  std::map<std::string, std::int64_t> next_producer_id_;
-  std::map<std::string, std::int64_t> previous_producer_id_;
   OffsetsHook offsets_hook_;
   asio::steady_timer timer_;
   bool stopped_ = false;

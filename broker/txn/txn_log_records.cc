@@ -1,6 +1,8 @@
 #include "broker/txn/txn_log_records.h"
 
 #include <array>
+#include <utility>
+#include <vector>
 
 #include "broker/group/offsets_records.h"
 #include "kafka/wire.h"
@@ -62,22 +64,74 @@ Result<std::string> DecodeTxnLogKey(std::string_view key) {
 }
 
 std::string EncodeTxnLogValue(const TxnLogValue& v) {
+  // Version 1 only when a tagged field must be written.
+  const bool flexible = v.previous_producer_id >= 0 || v.next_producer_id >= 0 ||
+                        v.client_transaction_version != 0 || v.next_producer_epoch >= 0;
   kafka::Writer w;
-  w.WriteInt16(0);
+  w.WriteInt16(flexible ? 1 : 0);
   w.WriteInt64(v.producer_id);
   w.WriteInt16(v.producer_epoch);
   w.WriteInt32(v.timeout_ms);
   w.WriteInt8(static_cast<std::int8_t>(v.state));
-  w.WriteInt32(static_cast<std::int32_t>(v.partitions.size()));
+  w.WriteArrayLength(v.partitions.size(), flexible);
   for (const auto& [topic, partitions] : v.partitions) {
-    w.WriteString(topic, false);
-    w.WriteInt32(static_cast<std::int32_t>(partitions.size()));
+    w.WriteString(topic, flexible);
+    w.WriteArrayLength(partitions.size(), flexible);
     for (std::int32_t p : partitions) w.WriteInt32(p);
+    if (flexible) w.WriteUnsignedVarint(0);
   }
   w.WriteInt64(v.last_update_ms);
   w.WriteInt64(v.start_ms);
+  if (!flexible) return w.TakeBuffer();
+  std::vector<std::pair<std::uint32_t, std::string>> tags;
+  auto tag = [&](std::uint32_t n, auto value, auto write) {
+    kafka::Writer f;
+    (f.*write)(value);
+    tags.emplace_back(n, f.TakeBuffer());
+  };
+  if (v.previous_producer_id >= 0) tag(0, v.previous_producer_id, &kafka::Writer::WriteInt64);
+  if (v.next_producer_id >= 0) tag(1, v.next_producer_id, &kafka::Writer::WriteInt64);
+  if (v.client_transaction_version != 0) {
+    tag(2, v.client_transaction_version, &kafka::Writer::WriteInt16);
+  }
+  if (v.next_producer_epoch >= 0) tag(3, v.next_producer_epoch, &kafka::Writer::WriteInt16);
+  w.WriteUnsignedVarint(static_cast<std::uint32_t>(tags.size()));
+  for (const auto& [n, bytes] : tags) {
+    w.WriteUnsignedVarint(n);
+    w.WriteUnsignedVarint(static_cast<std::uint32_t>(bytes.size()));
+    w.WriteRaw(bytes);
+  }
   return w.TakeBuffer();
 }
+
+namespace {
+
+// Version 1's tagged fields into `v`; unknown tags are skipped.
+bool ReadTags(kafka::Reader& r, TxnLogValue* v) {
+  std::uint32_t count = 0;
+  if (!r.ReadUnsignedVarint(&count)) return false;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::uint32_t n = 0;
+    std::uint32_t size = 0;
+    std::string_view bytes;
+    if (!r.ReadUnsignedVarint(&n) || !r.ReadUnsignedVarint(&size) || !r.ReadRaw(size, &bytes)) {
+      return false;
+    }
+    kafka::Reader f(bytes);
+    bool ok = true;
+    switch (n) {
+      case 0: ok = f.ReadInt64(&v->previous_producer_id); break;
+      case 1: ok = f.ReadInt64(&v->next_producer_id); break;
+      case 2: ok = f.ReadInt16(&v->client_transaction_version); break;
+      case 3: ok = f.ReadInt16(&v->next_producer_epoch); break;
+      default: break;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 Result<TxnLogValue> DecodeTxnLogValue(std::string_view value) {
   kafka::Reader r(value);
@@ -113,7 +167,7 @@ Result<TxnLogValue> DecodeTxnLogValue(std::string_view value) {
     if (flexible && !kafka::SkipTaggedFields(r)) return Short("partitions");
   }
   if (!r.ReadInt64(&v.last_update_ms) || !r.ReadInt64(&v.start_ms)) return Short("value");
-  if (flexible && !kafka::SkipTaggedFields(r)) return Short("value");
+  if (flexible && !ReadTags(r, &v)) return Short("value");
   return v;
 }
 

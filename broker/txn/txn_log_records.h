@@ -8,8 +8,12 @@
 //         | transactionStatus int8 | transactionPartitions (nullable array of: topic string,
 //         partitionIds int32 array) | lastUpdateTimestampMs int64 | startTimestampMs int64
 //   a null value (tombstone) removes the id.
-// Strings are int16-length UTF-8, arrays int32-counted. Value version 1 (Kafka 4's flexible
-// form) is read too; version 0 is written, as every Kafka release reads it.
+// Strings are int16-length UTF-8, arrays int32-counted. Value version 1 is Kafka 4's flexible
+// form of the same fields (compact strings and arrays, tagged fields) with tagged fields of
+// transaction version 2: 0 previousProducerId int64, 1 nextProducerId int64,
+// 2 clientTransactionVersion int16, 3 nextProducerEpoch int16. Version 0 is written, as every
+// Kafka release reads it, unless a tagged field is set (the producer id moving to a new one
+// when its epoch ran out); both are read.
 //
 // Pure functions; any thread may call them.
 #pragma once
@@ -53,6 +57,11 @@ struct TxnLogValue {
   TxnPartitions partitions;
   std::int64_t last_update_ms = -1;
   std::int64_t start_ms = -1;
+  // Version 1's tagged fields; these defaults are not written.
+  std::int64_t previous_producer_id = -1;  // the id a completed transaction moved from
+  std::int64_t next_producer_id = -1;      // the id a prepared transaction moves to
+  std::int16_t client_transaction_version = 0;
+  std::int16_t next_producer_epoch = -1;
 
   friend bool operator==(const TxnLogValue&, const TxnLogValue&) = default;
 };

@@ -25,7 +25,7 @@ import kafka_wire as kw
 from harness.ports import free_port
 from harness.process import ManagedProcess
 from harness.tern import TernBroker
-from tern_fixtures import create_topic, tern, tern_module, tool
+from tern_fixtures import create_topic, partition_for, segment_files, tern, tern_module, tool
 from test_transactions import (assert_copied_exactly_once, committed_values, java_copier_argv,
                                produce_input)
 
@@ -155,9 +155,20 @@ def test_end_txn_v5_moves_to_a_new_producer_id_when_the_epoch_runs_out(tmp_path)
             assert kw.end_txn(conn, 5, "tv-wrap", pid, 32765, False) == (kw.NONE, pid, 32766)
             error, new_pid, new_epoch = kw.end_txn(conn, 5, "tv-wrap", pid, 32766, False)
             assert (error, new_epoch) == (kw.NONE, 0) and new_pid != pid
-            # A retry with the old producer id gets the same answer.
+            # A retry with the old producer id gets the same answer, after a kill -9 too: the
+            # completed state records the id it moved from.
+            assert kw.end_txn(conn, 5, "tv-wrap", pid, 32766, False) == (kw.NONE, new_pid, 0)
+        broker.kill()
+        broker.restart()
+        with kw.Connection(broker.bootstrap) as conn:
             assert kw.end_txn(conn, 5, "tv-wrap", pid, 32766, False) == (kw.NONE, new_pid, 0)
             assert kw.end_txn(conn, 5, "tv-wrap", new_pid, 0, False) == (kw.NONE, new_pid, 1)
+        # Kafka's formatter reads the state records, the moved one with its tagged field.
+        dump = tool("kafka-run-class", "org.apache.kafka.tools.DumpLogSegments", "--files",
+                    ",".join(str(f) for f in segment_files(
+                        broker.data_dir, "__transaction_state", partition_for("tv-wrap"))),
+                    "--transaction-log-decoder")
+        assert re.search(r'"previousProducerId":' + str(pid), dump), dump[-3000:]
     finally:
         broker.stop()
 
