@@ -6,7 +6,8 @@ with real clients:
   has one owner whenever the group settles, and the group reports each protocol in turn;
 - Kafka's Java consumers rolled from group.protocol=classic to consumer, one at a time, and
   back, reading every record, with the group's records (classic members of a consumer group)
-  decoded by Kafka's own DumpLogSegments and the group carrying on through a broker restart;
+  decoded by Kafka's own DumpLogSegments and the group carrying on through a kill -9 of the
+  broker;
 - with the policy disabled, the two protocols do not share a group.
 """
 
@@ -147,8 +148,8 @@ def test_java_consumers_roll_from_classic_to_consumer_and_back(tmp_path):
         assert '"type":"2","data":{"group":"' + group + '"}} payload: <DELETE>' in dump, \
             "no tombstone of the classic group's record"
 
-        # The group, classic member and all, carries on through a restart of the broker.
-        broker.stop()
+        # The group, classic member and all, carries on through a kill -9 of the broker.
+        broker.kill()
         broker.restart()
         assert "loaded 1 consumer groups with 2 members" in broker.log_text()
         send(300)
