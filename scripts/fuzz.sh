@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds Tern's libFuzzer targets (kafka/fuzz/) with clang, ASan and UBSan in ./build-fuzz and
-# runs each for SECONDS (default 60). The corpus starts from bodies that Apache Kafka's own
-# client library encoded (tests/schema/KafkaMessageVectors.java) and keeps what the fuzzer finds
+# Builds Tern's libFuzzer targets (kafka/fuzz/, broker/group/fuzz/) with clang, ASan and UBSan
+# in ./build-fuzz and runs each for SECONDS (default 60). The corpus starts from bodies that
+# Apache Kafka's own client library encoded (tests/schema/KafkaMessageVectors.java; every
+# fuzzer gets them, though only request_fuzzer reads them as such) and keeps what each finds
 # in build-fuzz/fuzz/corpus/<fuzzer>. Exits non-zero if a fuzzer crashes; the input that did it
-# is left in build-fuzz/fuzz/artifacts/ (replay: build-fuzz/kafka/fuzz/<fuzzer> <file>).
+# is left in build-fuzz/fuzz/artifacts/ (replay: build-fuzz/<its folder>/<fuzzer> <file>).
 #
 # Usage: scripts/fuzz.sh [SECONDS]    needs clang and libclang-rt-14-dev (scripts/setup.sh)
 set -euo pipefail
@@ -15,8 +16,12 @@ command -v clang++ >/dev/null || die "clang++ is missing: run scripts/setup.sh"
 build=${TERN_FUZZ_BUILD:-$TERN_ROOT/build-fuzz}
 work=$build/fuzz
 fuzzers=()
-for source in "$TERN_ROOT"/kafka/fuzz/*_fuzzer.cc; do
-  fuzzers+=("$(basename "$source" .cc)")
+declare -A fuzzer_dir  # fuzzer -> its folder, under the source tree and the build folder alike
+for source in "$TERN_ROOT"/kafka/fuzz/*_fuzzer.cc "$TERN_ROOT"/broker/group/fuzz/*_fuzzer.cc; do
+  name=$(basename "$source" .cc)
+  fuzzers+=("$name")
+  dir=$(dirname "$source")
+  fuzzer_dir[$name]=${dir#"$TERN_ROOT"/}
 done
 
 if [ ! -f "$build/build.ninja" ]; then
@@ -43,7 +48,7 @@ for fuzzer in "${fuzzers[@]}"; do
   corpus=$work/corpus/$fuzzer
   mkdir -p "$corpus"
   say "running $fuzzer for ${duration}s"
-  if ! "$build/kafka/fuzz/$fuzzer" -max_total_time="$duration" -timeout=10 \
+  if ! "$build/${fuzzer_dir[$fuzzer]}/$fuzzer" -max_total_time="$duration" -timeout=10 \
       -print_final_stats=1 -artifact_prefix="$work/artifacts/$fuzzer-" "$corpus" "$seeds" \
       2>"$work/$fuzzer.log"; then
     failed+=("$fuzzer")
