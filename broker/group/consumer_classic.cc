@@ -61,8 +61,13 @@ TopicPartitions ToTopicIds(const Topics& topics, const NamedPartitions& named) {
 }
 
 kafka::ErrorCode ConsumerMembership::CheckClassicMember(
-    const ConsumerGroup* group, const ConsumerMember* m,
+    const ConsumerGroup* group, const std::string& member_id, const ConsumerMember* m,
     const std::optional<std::string>& instance_id, std::int32_t generation) const {
+  if (group != nullptr && instance_id.has_value()) {
+    for (const auto& [id, holder] : group->members()) {
+      if (holder.instance_id == instance_id && id != member_id) return E::kFencedInstanceId;
+    }
+  }
   if (group == nullptr || m == nullptr) return E::kUnknownMemberId;
   if (instance_id.has_value() && m->instance_id != instance_id) return E::kFencedInstanceId;
   if (!m->classic.has_value()) return E::kUnknownMemberId;
@@ -173,7 +178,7 @@ SyncResult ConsumerMembership::ClassicSync(const SyncRequest& r) {
   SyncResult out;
   ConsumerGroup* group = Find(r.group_id);
   ConsumerMember* m = group == nullptr ? nullptr : group->Find(r.member_id);
-  out.error = CheckClassicMember(group, m, r.instance_id, r.generation);
+  out.error = CheckClassicMember(group, r.member_id, m, r.instance_id, r.generation);
   if (out.error != E::kNone) return out;
   const auto& protocols = m->classic->protocols;
   if ((r.protocol_type.has_value() && *r.protocol_type != kConsumerGroupType) ||
@@ -202,7 +207,9 @@ kafka::ErrorCode ConsumerMembership::ClassicHeartbeat(
     const std::optional<std::string>& instance_id) {
   ConsumerGroup* group = Find(group_id);
   ConsumerMember* m = group == nullptr ? nullptr : group->Find(member_id);
-  if (auto e = CheckClassicMember(group, m, instance_id, generation); e != E::kNone) return e;
+  if (auto e = CheckClassicMember(group, member_id, m, instance_id, generation); e != E::kNone) {
+    return e;
+  }
   const std::int64_t now = SteadyNowMs();
   m->session_deadline_ms = now + SessionTimeoutOf(*m);
   return MustRejoin(*group, *m, now) ? E::kRebalanceInProgress : E::kNone;

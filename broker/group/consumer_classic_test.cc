@@ -286,47 +286,60 @@ TEST_F(ClassicMembersTest, TheLastConsumerMemberLeavingMakesTheGroupDowngradable
 
 TEST_F(ClassicMembersTest, StaticMembersRollBetweenTheProtocolsInTheirPlace) {
   Upgrade();
-  // a is static: its consumer-protocol incarnation takes its place, epoch and partitions.
   members_->Find("g")->Find("a")->instance_id = "host-a";
+  // a is static and still a member: its consumer-protocol incarnation must wait until a's
+  // place is released (Kafka's rule), before the group is converted for it and after.
   auto join = ConsumerJoin("a2");
   join.instance_id = "host-a";
-  EXPECT_FALSE(members_->UpgradeJoinError(join, 2, true).has_value());
-  ConsumerHeartbeatResult a2 = members_->Heartbeat(join);
-  ASSERT_EQ(a2.error, E::kNone) << a2.message;
-  EXPECT_EQ(members_->Find("g")->Find("a"), nullptr);
-  const ConsumerMember* m = members_->Find("g")->Find("a2");
-  ASSERT_NE(m, nullptr);
-  EXPECT_FALSE(m->classic.has_value());
-  EXPECT_EQ(m->member_epoch, 3);
-  EXPECT_EQ(CountPartitions(m->assigned), 2u);
-  // A classic request naming another member for that instance is fenced; an unknown one is not
-  // a member.
-  JoinRequest zombie = ClassicJoinRequest("a");
+  EXPECT_EQ(members_->UpgradeJoinError(join, 2, false, true)->error, E::kUnreleasedInstanceId);
+  EXPECT_EQ(members_->Heartbeat(join).error, E::kUnreleasedInstanceId);
+  // Requests naming another member for that instance are fenced; an unknown one is not a
+  // member.
+  JoinRequest zombie = ClassicJoinRequest("a-old");
   zombie.instance_id = "host-a";
   EXPECT_EQ(members_->ClassicJoin(zombie).error, E::kFencedInstanceId);
+  EXPECT_EQ(members_->ClassicHeartbeat("g", 3, "a-old", std::string("host-a")),
+            E::kFencedInstanceId);
   JoinRequest stranger = ClassicJoinRequest("z");
   stranger.instance_id = "host-z";
   EXPECT_EQ(members_->ClassicJoin(stranger).error, E::kUnknownMemberId);
-  // Back: a classic incarnation (no member id yet) takes the consumer member's place, and the
-  // group, all classic again, goes back to the classic protocol.
+  // A classic incarnation (no member id yet) takes a's place, epoch and partitions.
+  JoinRequest again = ClassicJoinRequest("");
+  again.instance_id = "host-a";
+  JoinResult r = members_->ClassicJoin(again);
+  ASSERT_EQ(r.error, E::kNone);
+  EXPECT_EQ(r.generation, 3);
+  EXPECT_EQ(members_->Find("g")->Find("a"), nullptr);
+  EXPECT_EQ(CountPartitions(members_->Find("g")->Find(r.member_id)->assigned), 2u);
+  // After a leaves, the consumer incarnation joins; a classic incarnation taking that
+  // consumer member's place then leaves only classic members: the group goes back.
+  EXPECT_EQ(members_->ClassicLeave("g", {{r.member_id, std::string("host-a"), ""}})
+                .members.front().error,
+            E::kNone);
+  // (Only b is left, classic: a coordinator with downgrades disabled rebalances it instead.)
+  EXPECT_EQ(members_->TakeDowngradable(), std::set<std::string>{"g"});
+  members_->Rebalance(*members_->Find("g"));
+  ConsumerHeartbeatResult a2 = members_->Heartbeat(join);
+  ASSERT_EQ(a2.error, E::kNone) << a2.message;
   JoinRequest back = ClassicJoinRequest("");
   back.instance_id = "host-a";
-  JoinResult r = members_->ClassicJoin(back);
-  ASSERT_EQ(r.error, E::kNone);
+  ASSERT_EQ(members_->ClassicJoin(back).error, E::kNone);
   EXPECT_EQ(members_->TakeDowngradable(), std::set<std::string>{"g"});
 }
 
 TEST_F(ClassicMembersTest, AnUpgradeIsRefusedWhenTheJoiningHeartbeatWouldBe) {
   ConsumerHeartbeatRequest bad = ConsumerJoin("n");
   bad.rebalance_timeout_ms = -1;
-  EXPECT_EQ(members_->UpgradeJoinError(bad, 1, false)->error, E::kInvalidRequest);
+  EXPECT_EQ(members_->UpgradeJoinError(bad, 1, false, false)->error, E::kInvalidRequest);
   ConsumerMembership small(*topics_, [] {
     ConsumerProtocolConfig c;
     c.max_size = 2;
     return c;
   }(), io_.get_executor());
-  EXPECT_EQ(small.UpgradeJoinError(ConsumerJoin("n"), 2, false)->error, E::kGroupMaxSizeReached);
-  EXPECT_FALSE(small.UpgradeJoinError(ConsumerJoin("n"), 1, false).has_value());
+  EXPECT_EQ(small.UpgradeJoinError(ConsumerJoin("n"), 2, false, false)->error, E::kGroupMaxSizeReached);
+  EXPECT_FALSE(small.UpgradeJoinError(ConsumerJoin("n"), 1, false, false).has_value());
+  EXPECT_FALSE(small.UpgradeJoinError(ConsumerJoin("n"), 2, true, false).has_value())
+      << "a member joining again under its own id takes no new place";
 }
 
 TEST_F(ClassicMembersTest, ClassicMembersComeBackFromTheRecords) {

@@ -214,9 +214,11 @@ void ConsumerGroup::Reconcile(ConsumerMember& m, const TopicPartitions* owned,
   const TopicPartitions& target = TargetOf(m.member_id);
   TopicPartitions keep = Intersect(m.assigned, target);
   TopicPartitions revoke = Minus(m.assigned, target);
-  // Partitions to give up that the member says it no longer owns are given up already (an
-  // eager classic member gives up everything before it joins again).
-  if (!revoke.empty() && (owned == nullptr || !Intersect(*owned, revoke).empty())) {
+  // A classic member's JoinGroup lists what it still owns: partitions to give up that it does
+  // not list are given up already (an eager member gives up everything before it joins again).
+  // A consumer-protocol member confirms in a later heartbeat.
+  const bool given_up = m.classic.has_value() && owned != nullptr && Intersect(*owned, revoke).empty();
+  if (!revoke.empty() && !given_up) {
     SetHeld(m, std::move(keep), std::move(revoke));
     m.state = MemberState::kUnrevokedPartitions;
     m.revocation_deadline_ms = now_ms + m.rebalance_timeout_ms;

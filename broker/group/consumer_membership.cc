@@ -474,9 +474,17 @@ std::optional<ConsumerHeartbeatResult> ConsumerMembership::CheckRequest(
 }
 
 std::optional<ConsumerHeartbeatResult> ConsumerMembership::UpgradeJoinError(
-    const ConsumerHeartbeatRequest& r, std::size_t members, bool takes_a_place) const {
+    const ConsumerHeartbeatRequest& r, std::size_t members, bool takes_a_place,
+    bool instance_taken) const {
   std::shared_ptr<const std::regex> regex;
   if (auto refused = CheckRequest(r, &regex)) return refused;
+  // A static member's classic incarnation is still a member: it has not left for now, so its
+  // place is not released (it is once its session ends or it leaves).
+  if (instance_taken) {
+    return Fail(E::kUnreleasedInstanceId, "Static member with instance id " +
+                                              r.instance_id.value_or("") +
+                                              " is not released yet.");
+  }
   if (!takes_a_place && members >= static_cast<std::size_t>(config_.max_size)) {
     return Fail(E::kGroupMaxSizeReached, "The consumer group has reached its maximum capacity of " +
                                              std::to_string(config_.max_size) + " members.");
@@ -513,9 +521,7 @@ ConsumerHeartbeatResult ConsumerMembership::Heartbeat(const ConsumerHeartbeatReq
       fresh.instance_id = r.instance_id;
       ConsumerMember* old = r.instance_id ? group->FindByInstance(*r.instance_id) : nullptr;
       if (old != nullptr) {
-        // A classic incarnation does not leave for now: the consumer one takes its place
-        // (a static member rolled to the consumer protocol).
-        if (old->member_epoch != kStaticLeaveEpoch && !old->classic.has_value()) {
+        if (old->member_epoch != kStaticLeaveEpoch) {
           return Fail(E::kUnreleasedInstanceId, "Static member " + old->member_id +
                                                     " with instance id " + *r.instance_id +
                                                     " is not released yet.");

@@ -129,10 +129,11 @@ class ConsumerMembership {
   void TombstoneClassicRecord(const std::string& group_id);
   // What the heartbeat of a member joining a classic group of `members` members would be
   // refused with, checked before the group moves to the consumer protocol for it (nullopt:
-  // nothing); `takes_a_place`: a static member whose instance is a member already.
+  // nothing); `takes_a_place`: its member id is a member already; `instance_taken`: its
+  // instance id is a live member's (UNRELEASED_INSTANCE_ID).
   std::optional<ConsumerHeartbeatResult> UpgradeJoinError(const ConsumerHeartbeatRequest& r,
-                                                          std::size_t members,
-                                                          bool takes_a_place) const;
+                                                          std::size_t members, bool takes_a_place,
+                                                          bool instance_taken) const;
   // Groups that members left and whose members all speak the classic protocol now: the
   // coordinator may turn them back into classic groups (the online downgrade).
   std::set<std::string> TakeDowngradable();
@@ -187,8 +188,10 @@ class ConsumerMembership {
   // The member's session timeout: its own for a classic member, else the group protocol's.
   std::int32_t SessionTimeoutOf(const ConsumerMember& member) const;
   // A classic member's request names a member of the group with this generation:
-  // UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, ILLEGAL_GENERATION or NONE.
-  kafka::ErrorCode CheckClassicMember(const ConsumerGroup* group, const ConsumerMember* member,
+  // FENCED_INSTANCE_ID (the instance id is another member's), UNKNOWN_MEMBER_ID,
+  // ILLEGAL_GENERATION or NONE.
+  kafka::ErrorCode CheckClassicMember(const ConsumerGroup* group, const std::string& member_id,
+                                      const ConsumerMember* member,
                                       const std::optional<std::string>& instance_id,
                                       std::int32_t generation) const;
   // Whether the classic member must join again (REBALANCE_IN_PROGRESS); starts its deadline.

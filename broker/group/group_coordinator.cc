@@ -47,6 +47,7 @@ GroupCoordinator::GroupCoordinator(std::unique_ptr<OffsetStore> offsets,
     if (membership_.Find(id) != nullptr) {
       spdlog::warn("group {}: records of both protocols; it is a consumer group", id);
       membership_.Forget(id);
+      consumers_.TombstoneClassicRecord(id);
     }
   }
 }
@@ -177,6 +178,10 @@ ConsumerHeartbeatResult GroupCoordinator::Decide(const ConsumerHeartbeatRequest&
   }
   if (ClassicGroup* g = membership_.Find(r.group_id)) {
     if (g->members().empty()) {
+      if (auto refused = consumers_.UpgradeJoinError(r, 0, false, false);
+          refused && r.member_epoch == 0) {
+        return *refused;
+      }
       if (r.member_epoch == 0) {
         membership_.Forget(r.group_id);
         consumers_.TombstoneClassicRecord(r.group_id);
@@ -187,8 +192,10 @@ ConsumerHeartbeatResult GroupCoordinator::Decide(const ConsumerHeartbeatRequest&
       out.message = "Group " + r.group_id + " is not a consumer group.";
       return out;
     } else {
-      const bool takes_a_place = r.instance_id.has_value() && g->FindStatic(*r.instance_id);
-      if (auto refused = consumers_.UpgradeJoinError(r, g->members().size(), takes_a_place)) {
+      const bool takes_a_place = !r.member_id.empty() && g->Find(r.member_id) != nullptr;
+      const bool instance_taken = r.instance_id.has_value() && g->FindStatic(*r.instance_id);
+      if (auto refused = consumers_.UpgradeJoinError(r, g->members().size(), takes_a_place,
+                                                     instance_taken)) {
         return *refused;
       }
       if (auto refused = Upgrade(*g)) return *refused;

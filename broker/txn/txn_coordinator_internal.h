@@ -42,7 +42,10 @@ inline bool Preparing(TxnState s) {
 // transaction moves to (its epoch ran out), and the one a completed transaction moved from,
 // which answers a retry of its EndTxn; later states drop them.
 inline void KeepMoveFields(TxnLogValue& v) {
-  if (!Preparing(v.state)) v.next_producer_id = -1;
+  if (!Preparing(v.state)) {
+    v.next_producer_id = -1;
+    v.next_producer_epoch = -1;
+  }
   if (v.state != TxnState::kCompleteCommit && v.state != TxnState::kCompleteAbort) {
     v.previous_producer_id = -1;
   }

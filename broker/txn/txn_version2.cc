@@ -25,7 +25,8 @@ asio::awaitable<EndTxnResult> TxnCoordinator::EndTxnBumpingEpoch(
   // A retry of the EndTxn that bumped the epoch (or, when the epoch ran out, the producer id).
   const bool retry =
       (txn.producer_id == producer_id && producer_epoch + 1 == txn.producer_epoch) ||
-      (txn.previous_producer_id == producer_id && producer_epoch >= kMaxEpoch - 1 &&
+      (txn.previous_producer_id >= 0 && txn.previous_producer_id == producer_id &&
+       producer_epoch >= kMaxEpoch - 1 &&
        txn.producer_epoch == 0);
   if (!retry && txn.producer_id != producer_id) {
     co_return EndTxnError(ErrorCode::kInvalidProducerIdMapping);
