@@ -365,19 +365,24 @@ void TaggedFieldsWriter::Finish(Writer& out, const UnknownTags& unknown) {
   }
 }
 
-bool SkipTaggedFields(Reader& r) {
+bool ReadTaggedFields(Reader& r,
+                      const std::function<bool(std::uint32_t tag, std::string_view data)>& each) {
   std::uint32_t count = 0;
   if (!r.ReadUnsignedVarint(&count)) return false;
   for (std::uint32_t i = 0; i < count; ++i) {
     std::uint32_t tag = 0;
     std::uint32_t size = 0;
-    std::string_view skipped;
-    if (!r.ReadUnsignedVarint(&tag) || !r.ReadUnsignedVarint(&size) ||
-        !r.ReadRaw(size, &skipped)) {
+    std::string_view data;
+    if (!r.ReadUnsignedVarint(&tag) || !r.ReadUnsignedVarint(&size) || !r.ReadRaw(size, &data) ||
+        !each(tag, data)) {
       return false;
     }
   }
   return true;
+}
+
+bool SkipTaggedFields(Reader& r) {
+  return ReadTaggedFields(r, [](std::uint32_t, std::string_view) { return true; });
 }
 
 }  // namespace tern::kafka

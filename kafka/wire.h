@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -192,6 +193,10 @@ class TaggedFieldsWriter {
   std::vector<std::pair<std::uint32_t, Writer>> fields_;
 };
 
+// Reads a tagged-field section, handing each field's tag and bytes to `each`, which returns
+// false for bytes it cannot read; false when the section or a field is malformed.
+bool ReadTaggedFields(Reader& r,
+                      const std::function<bool(std::uint32_t tag, std::string_view data)>& each);
 // Reads past a tagged-field section whose fields the reader has no use for.
 bool SkipTaggedFields(Reader& r);
 

@@ -120,8 +120,9 @@ std::string EncodeMemberMetadataValue(const MemberMetadataValue& v) {
     NoTags(w);  // classicMemberMetadata is null: a member of the consumer protocol
     return w.TakeBuffer();
   }
-  // Tag 0: the size, then the nullable struct (marker 1, its fields, its tagged fields).
-  kafka::Writer c;
+  // Tag 0: the nullable struct (marker 1, its fields, its tagged fields).
+  kafka::TaggedFieldsWriter tags;
+  kafka::Writer& c = tags.Add(0);
   c.WriteInt8(1);
   c.WriteInt32(v.classic->session_timeout_ms);
   c.WriteArrayLength(v.classic->protocols.size(), kCompact);
@@ -131,11 +132,7 @@ std::string EncodeMemberMetadataValue(const MemberMetadataValue& v) {
     NoTags(c);
   }
   NoTags(c);
-  const std::string field = c.TakeBuffer();
-  w.WriteUnsignedVarint(1);
-  w.WriteUnsignedVarint(0);
-  w.WriteUnsignedVarint(static_cast<std::uint32_t>(field.size()));
-  w.WriteRaw(field);
+  tags.Finish(w, {});
   return w.TakeBuffer();
 }
 
@@ -144,22 +141,14 @@ namespace {
 // The tagged fields of a member metadata value: tag 0 (classicMemberMetadata) is read, the
 // others skipped. A marker of 0 or below in tag 0 is null, as Kafka reads it.
 bool ReadMemberMetadataTags(kafka::Reader& r, std::optional<ClassicMemberMetadata>* classic) {
-  std::uint32_t count = 0;
-  if (!r.ReadUnsignedVarint(&count)) return false;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    std::uint32_t tag = 0;
-    std::uint32_t size = 0;
-    std::string_view bytes;
-    if (!r.ReadUnsignedVarint(&tag) || !r.ReadUnsignedVarint(&size) || !r.ReadRaw(size, &bytes)) {
-      return false;
-    }
-    if (tag != 0) continue;
-    kafka::Reader f(bytes);
+  return kafka::ReadTaggedFields(r, [classic](std::uint32_t tag, std::string_view data) {
+    if (tag != 0) return true;
+    kafka::Reader f(data);
     std::int8_t marker = 0;
     if (!f.ReadInt8(&marker)) return false;
     if (marker <= 0) {
       classic->reset();
-      continue;
+      return true;
     }
     ClassicMemberMetadata m;
     std::optional<std::int32_t> n;
@@ -175,8 +164,8 @@ bool ReadMemberMetadataTags(kafka::Reader& r, std::optional<ClassicMemberMetadat
     }
     if (!kafka::SkipTaggedFields(f)) return false;
     *classic = std::move(m);
-  }
-  return true;
+    return true;
+  });
 }
 
 }  // namespace

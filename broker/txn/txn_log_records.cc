@@ -83,24 +83,12 @@ std::string EncodeTxnLogValue(const TxnLogValue& v) {
   w.WriteInt64(v.last_update_ms);
   w.WriteInt64(v.start_ms);
   if (!flexible) return w.TakeBuffer();
-  std::vector<std::pair<std::uint32_t, std::string>> tags;
-  auto tag = [&](std::uint32_t n, auto value, auto write) {
-    kafka::Writer f;
-    (f.*write)(value);
-    tags.emplace_back(n, f.TakeBuffer());
-  };
-  if (v.previous_producer_id >= 0) tag(0, v.previous_producer_id, &kafka::Writer::WriteInt64);
-  if (v.next_producer_id >= 0) tag(1, v.next_producer_id, &kafka::Writer::WriteInt64);
-  if (v.client_transaction_version != 0) {
-    tag(2, v.client_transaction_version, &kafka::Writer::WriteInt16);
-  }
-  if (v.next_producer_epoch >= 0) tag(3, v.next_producer_epoch, &kafka::Writer::WriteInt16);
-  w.WriteUnsignedVarint(static_cast<std::uint32_t>(tags.size()));
-  for (const auto& [n, bytes] : tags) {
-    w.WriteUnsignedVarint(n);
-    w.WriteUnsignedVarint(static_cast<std::uint32_t>(bytes.size()));
-    w.WriteRaw(bytes);
-  }
+  kafka::TaggedFieldsWriter tags;
+  if (v.previous_producer_id >= 0) tags.Add(0).WriteInt64(v.previous_producer_id);
+  if (v.next_producer_id >= 0) tags.Add(1).WriteInt64(v.next_producer_id);
+  if (v.client_transaction_version != 0) tags.Add(2).WriteInt16(v.client_transaction_version);
+  if (v.next_producer_epoch >= 0) tags.Add(3).WriteInt16(v.next_producer_epoch);
+  tags.Finish(w, {});
   return w.TakeBuffer();
 }
 
@@ -108,27 +96,16 @@ namespace {
 
 // Version 1's tagged fields into `v`; unknown tags are skipped.
 bool ReadTags(kafka::Reader& r, TxnLogValue* v) {
-  std::uint32_t count = 0;
-  if (!r.ReadUnsignedVarint(&count)) return false;
-  for (std::uint32_t i = 0; i < count; ++i) {
-    std::uint32_t n = 0;
-    std::uint32_t size = 0;
-    std::string_view bytes;
-    if (!r.ReadUnsignedVarint(&n) || !r.ReadUnsignedVarint(&size) || !r.ReadRaw(size, &bytes)) {
-      return false;
+  return kafka::ReadTaggedFields(r, [v](std::uint32_t tag, std::string_view data) {
+    kafka::Reader f(data);
+    switch (tag) {
+      case 0: return f.ReadInt64(&v->previous_producer_id);
+      case 1: return f.ReadInt64(&v->next_producer_id);
+      case 2: return f.ReadInt16(&v->client_transaction_version);
+      case 3: return f.ReadInt16(&v->next_producer_epoch);
+      default: return true;
     }
-    kafka::Reader f(bytes);
-    bool ok = true;
-    switch (n) {
-      case 0: ok = f.ReadInt64(&v->previous_producer_id); break;
-      case 1: ok = f.ReadInt64(&v->next_producer_id); break;
-      case 2: ok = f.ReadInt16(&v->client_transaction_version); break;
-      case 3: ok = f.ReadInt16(&v->next_producer_epoch); break;
-      default: break;
-    }
-    if (!ok) return false;
-  }
-  return true;
+  });
 }
 
 }  // namespace
