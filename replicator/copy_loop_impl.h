@@ -144,17 +144,19 @@ struct CopyLoop::Impl {
   Status CreateClients();
 
   // Decides where each new flow starts: the target's committed progress wins (it commits
-  // atomically with the data); the store is brought in line with it.
+  // atomically with the data); the store is brought in line with it. When the target's answer
+  // was not stable (below), a store that is ahead wins instead: it only ever holds progress
+  // whose transaction committed.
   Status StartFlows(std::vector<Flow> added);
 
   // Reads the progress group's committed offsets into `targets`. Exactly-once reads them
   // stable (require_stable), which waits while a transaction holds pending offsets. Our own
   // transactions are resolved by init_transactions before this, so a wait that does not end is
-  // the group coordinator holding a pending commit it lost track of (seen after a target
-  // restart interrupted EndTxn; it clears only at the transaction timeout, or not at all):
-  // then the last committed offsets are read without waiting — at worst they are older, which
-  // copies some records again, never skips any.
-  Status ReadProgress(rd_kafka_topic_partition_list_t* targets);
+  // the group coordinator holding a pending commit (seen after a target restart interrupted
+  // EndTxn: the commit had succeeded, its offsets stayed pending; it clears only at the
+  // transaction timeout, or not at all): then the last committed offsets are read without
+  // waiting and `stable` is set false — they may be older than that commit.
+  Status ReadProgress(rd_kafka_topic_partition_list_t* targets, bool* stable);
 
   Settings ProgressClientSettings(const std::string& isolation) const;
 

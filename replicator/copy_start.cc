@@ -16,7 +16,8 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
   for (const auto& f : added) {
     rd_kafka_topic_partition_list_add(targets.get(), f.target_topic.c_str(), f.source.partition);
   }
-  if (auto st = ReadProgress(targets.get()); !st.ok()) return st;
+  bool stable = true;
+  if (auto st = ReadProgress(targets.get(), &stable); !st.ok()) return st;
   std::vector<std::optional<PartitionProgress>> stored;
   stored.reserve(added.size());
   for (const auto& f : added) {
@@ -39,7 +40,15 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
     std::int64_t start = RD_KAFKA_OFFSET_BEGINNING;
     if (on_target >= 0) {
       start = on_target;
-      if (progress && progress->next_source_offset > start) {
+      if (progress && progress->next_source_offset > start && !stable) {
+        // The target answered with the offsets before a commit whose own are still pending;
+        // the state dir only ever holds progress whose transaction committed, so it is the
+        // later truth, and resuming from the target's would copy committed records again.
+        spdlog::warn("{}: the progress committed on the target is not stable yet ({}); the "
+                     "state dir holds committed progress up to {}: resuming from it",
+                     name, start, progress->next_source_offset);
+        start = progress->next_source_offset;
+      } else if (progress && progress->next_source_offset > start) {
         spdlog::info("{}: the state dir is ahead of the progress committed on the target "
                      "({} > {}); resuming from the target's",
                      name, progress->next_source_offset, start);
@@ -184,7 +193,7 @@ Result<std::int64_t> CopyLoop::Impl::RewindToTargetEnd(Flow& f, const PartitionP
   return at.source;
 }
 
-Status CopyLoop::Impl::ReadProgress(rd_kafka_topic_partition_list_t* targets) {
+Status CopyLoop::Impl::ReadProgress(rd_kafka_topic_partition_list_t* targets, bool* stable) {
   const std::string what = "reading committed progress of group " + self.progress_group();
   const int stable_ms = exactly_once ? static_cast<int>(kStableProgressWait.count())
                                      : static_cast<int>(kTimeout.count());
@@ -196,6 +205,7 @@ Status CopyLoop::Impl::ReadProgress(rd_kafka_topic_partition_list_t* targets) {
   if (!exactly_once || !unstable) {
     return err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::Ok() : KafkaStatus(err, what);
   }
+  *stable = false;
   spdlog::warn("{}: still pending after {} s although this replicator's transactions are "
                "resolved; reading the last committed offsets without waiting",
                what, kStableProgressWait.count() / 1000);
