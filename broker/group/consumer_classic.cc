@@ -36,12 +36,6 @@ bool SupportedByAll(const ConsumerGroup& group, const std::string& member_id,
   });
 }
 
-std::vector<std::string> SortedUnique(std::vector<std::string> names) {
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
-  return names;
-}
-
 }  // namespace
 
 NamedPartitions ToTopicNames(const Topics& topics, const TopicPartitions& tp) {
@@ -134,7 +128,7 @@ JoinResult ConsumerMembership::ClassicJoin(const JoinRequest& r) {
 
   m->rebalance_timeout_ms = r.rebalance_timeout_ms;
   m->rack_id = subscription->rack_id;
-  m->subscribed_topic_names = SortedUnique(subscription->topics);
+  m->subscribed_topic_names = SortedTopicNames(subscription->topics);
   m->subscribed_topic_regex.reset();
   m->regex.reset();
   m->client_id = r.client_id;

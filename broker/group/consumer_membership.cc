@@ -568,9 +568,7 @@ ConsumerHeartbeatResult ConsumerMembership::Heartbeat(const ConsumerHeartbeatReq
   if (r.rebalance_timeout_ms != -1) m->rebalance_timeout_ms = r.rebalance_timeout_ms;
   if (r.rack_id.has_value()) m->rack_id = r.rack_id;
   if (r.subscribed_topic_names.has_value()) {
-    std::vector<std::string> names = *r.subscribed_topic_names;
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
+    std::vector<std::string> names = SortedTopicNames(*r.subscribed_topic_names);
     if (names != m->subscribed_topic_names) m->subscribed_topic_names = std::move(names);
   }
   if (r.subscribed_topic_regex.has_value()) {

@@ -64,6 +64,12 @@ std::optional<ConsumerAssignment> DecodeConsumerAssignment(std::string_view byte
   return a;
 }
 
+std::vector<std::string> SortedTopicNames(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
 std::int16_t AssignmentVersionFor(std::string_view subscription) {
   kafka::Reader r(subscription);
   std::int16_t version = 0;

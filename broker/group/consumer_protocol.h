@@ -44,6 +44,9 @@ struct ConsumerAssignment {
 std::optional<ConsumerSubscription> DecodeConsumerSubscription(std::string_view bytes);
 std::optional<ConsumerAssignment> DecodeConsumerAssignment(std::string_view bytes);
 
+// Topic names as a member's subscription keeps them: sorted, each once.
+std::vector<std::string> SortedTopicNames(std::vector<std::string> names);
+
 // The assignment version to answer a member whose subscription is `subscription`: the
 // subscription's own version, within 0..3, as Kafka answers.
 std::int16_t AssignmentVersionFor(std::string_view subscription);

@@ -103,11 +103,7 @@ std::optional<ConsumerHeartbeatResult> GroupCoordinator::Upgrade(const ClassicGr
     c.client_id = m->client_id;
     c.client_host = m->client_host;
     c.rebalance_timeout_ms = m->rebalance_timeout_ms;
-    c.subscribed_topic_names = subscription->topics;
-    std::sort(c.subscribed_topic_names.begin(), c.subscribed_topic_names.end());
-    c.subscribed_topic_names.erase(
-        std::unique(c.subscribed_topic_names.begin(), c.subscribed_topic_names.end()),
-        c.subscribed_topic_names.end());
+    c.subscribed_topic_names = SortedTopicNames(subscription->topics);
     ClassicMemberMetadata classic;
     classic.session_timeout_ms = m->session_timeout_ms;
     for (const auto& p : m->protocols) classic.protocols.emplace_back(p.name, p.metadata);
