@@ -7,6 +7,14 @@
 
 namespace tern::replicator {
 
+namespace {
+
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+}  // namespace
+
 std::int64_t CopyLoop::Impl::CommitPosition(const Flow& f) const {
   if (exactly_once || f.in_flight == 0) return f.consumed;
   return f.delivered;
@@ -74,6 +82,7 @@ void CopyLoop::Impl::StepOverControlRecords() {
 
 Status CopyLoop::Impl::Commit() {
   StepOverControlRecords();
+  const auto started = Clock::now();
   if (exactly_once) {
     bool changed = false;
     for (const auto& [key, f] : flows) changed |= f.consumed != f.committed || f.reset;
@@ -143,11 +152,15 @@ Status CopyLoop::Impl::Commit() {
     }
     in_transaction = false;
   }
-  for (const auto& source : resets) {
-    if (auto st = self.store_.Forget(source); !st.ok()) return st;
-  }
-  if (!updates.empty()) {
-    if (auto st = self.store_.Commit(updates); !st.ok()) return st;
+  if (!resets.empty() || !updates.empty()) {
+    const auto store_started = Clock::now();
+    for (const auto& source : resets) {
+      if (auto st = self.store_.Forget(source); !st.ok()) return st;
+    }
+    if (!updates.empty()) {
+      if (auto st = self.store_.Commit(updates); !st.ok()) return st;
+    }
+    self.stats_.store_write_duration.Observe(Seconds(Clock::now() - store_started));
   }
   if (!exactly_once && offsets->cnt > 0) {
     rd_kafka_resp_err_t err = rd_kafka_commit(progress_client.get(), offsets.get(), 0);
@@ -174,6 +187,7 @@ Status CopyLoop::Impl::Commit() {
     f.runs.clear();
     f.reset = false;
   }
+  self.stats_.commit_duration.Observe(Seconds(Clock::now() - started));
   self.stats_.commits.fetch_add(1, std::memory_order_relaxed);
   self.stats_.last_commit_ms.store(WallClockMs(), std::memory_order_relaxed);
   return Status::Ok();

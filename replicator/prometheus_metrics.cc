@@ -97,7 +97,7 @@ class StatsCollector final : public prometheus::Collectable {
                         "brought up to date (a group sync round that succeeded; from start-up "
                         "until the first)",
                         CheckpointAgeSeconds(s, WallClockMs())));
-    out.push_back(Latency());
+    AddHistograms(out);
     AddLag(out);
     if (options_.partition_lag) AddPartitionLag(out);
     AddClusters(out);
@@ -160,22 +160,30 @@ class StatsCollector final : public prometheus::Collectable {
     out.push_back(std::move(errors));
   }
 
-  MetricFamily Latency() const {
-    const auto& h = stats_.latency;
+  static MetricFamily Histogram(const DurationHistogram& h, const char* name,
+                                const char* help) {
     ClientMetric m;
     std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < LatencyHistogram::kBoundsSeconds.size(); ++i) {
+    for (std::size_t i = 0; i < h.bounds().size(); ++i) {
       cumulative += static_cast<std::uint64_t>(h.bucket(i));
-      m.histogram.bucket.push_back({cumulative, LatencyHistogram::kBoundsSeconds[i]});
+      m.histogram.bucket.push_back({cumulative, h.bounds()[i]});
     }
-    cumulative += static_cast<std::uint64_t>(h.bucket(LatencyHistogram::kBoundsSeconds.size()));
+    cumulative += static_cast<std::uint64_t>(h.bucket(h.bounds().size()));
     m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
     m.histogram.sample_count = cumulative;
     m.histogram.sample_sum = h.sum_seconds();
-    return {"tern_replicator_replication_latency_seconds",
-            "Time from a record's timestamp to its acknowledgement by the target",
-            MetricType::Histogram,
-            {m}};
+    return {name, help, MetricType::Histogram, {m}};
+  }
+
+  void AddHistograms(std::vector<MetricFamily>& out) const {
+    out.push_back(Histogram(stats_.latency, "tern_replicator_replication_latency_seconds",
+                            "Time from a record's timestamp to its acknowledgement by the target"));
+    out.push_back(Histogram(stats_.commit_duration, "tern_replicator_commit_duration_seconds",
+                            "Time the copy loop waited for a commit (exactly-once: the "
+                            "transaction with its progress; at-least-once: the progress)"));
+    out.push_back(Histogram(stats_.store_write_duration,
+                            "tern_replicator_store_write_duration_seconds",
+                            "Time a commit's write to the state dir (RocksDB, synced) took"));
   }
 
   // Lag per topic (bounded by the number of replicated topics): records not yet replicated,

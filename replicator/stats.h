@@ -12,27 +12,35 @@
 
 namespace tern::replicator {
 
-// Replication latency (target acknowledgement time minus the record's timestamp), in fixed
-// buckets; lock-free to observe.
-class LatencyHistogram {
+// Durations in fixed buckets (seconds, upper bounds); lock-free to observe.
+class DurationHistogram {
  public:
-  static constexpr std::array<double, 14> kBoundsSeconds = {
-      0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+  using Bounds = std::array<double, 14>;
+  // Replication latency: target acknowledgement time minus the record's timestamp.
+  static constexpr Bounds kLatencyBounds = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                            0.5,   1,     2.5,  5,     10,   30,  60};
+  // Work the copy loop waits for: a commit, a store write.
+  static constexpr Bounds kWaitBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                         0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+
+  explicit DurationHistogram(const Bounds& bounds) : bounds_(bounds) {}
 
   void Observe(double seconds) {
     std::size_t i = 0;
-    while (i < kBoundsSeconds.size() && seconds > kBoundsSeconds[i]) ++i;
+    while (i < bounds_.size() && seconds > bounds_[i]) ++i;
     buckets_[i].fetch_add(1, std::memory_order_relaxed);
     sum_micros_.fetch_add(static_cast<std::int64_t>(seconds * 1e6), std::memory_order_relaxed);
   }
-  // Count in bucket i (not cumulative); i == size() is the +Inf overflow.
+  const Bounds& bounds() const { return bounds_; }
+  // Count in bucket i (not cumulative); i == bounds().size() is the +Inf overflow.
   std::int64_t bucket(std::size_t i) const { return buckets_[i].load(std::memory_order_relaxed); }
   double sum_seconds() const {
     return static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6;
   }
 
  private:
-  std::array<std::atomic<std::int64_t>, kBoundsSeconds.size() + 1> buckets_{};
+  const Bounds& bounds_;
+  std::array<std::atomic<std::int64_t>, std::tuple_size_v<Bounds> + 1> buckets_{};
   std::atomic<std::int64_t> sum_micros_{0};
 };
 
@@ -129,7 +137,12 @@ struct EngineStats {
   std::atomic<bool> copying{false};            // the copy loop is running
   std::atomic<bool> stopping{false};           // Stop() was called
   std::atomic<std::int64_t> start_ms{0};       // wall clock when the engine started
-  LatencyHistogram latency;
+  DurationHistogram latency{DurationHistogram::kLatencyBounds};
+  // How long the copy loop waited for each commit (exactly-once: flush, offset-syncs,
+  // progress and the transaction's commit; at-least-once: the progress commit), and for
+  // the state dir's part of it.
+  DurationHistogram commit_duration{DurationHistogram::kWaitBounds};
+  DurationHistogram store_write_duration{DurationHistogram::kWaitBounds};
 
   void SetCluster(ClusterSide side, ClusterHealth health) {
     std::lock_guard lock(mu_);

@@ -24,5 +24,22 @@ TEST(StatsTest, CheckpointAgeCountsFromTheLastGroupSync) {
   EXPECT_EQ(CheckpointAgeSeconds(s, 1'059'000), 0);  // the wall clock stepped back
 }
 
+TEST(StatsTest, HistogramsCountEachDurationInTheFirstBucketThatHoldsIt) {
+  DurationHistogram wait(DurationHistogram::kWaitBounds);
+  wait.Observe(0.0001);  // below the first bound
+  wait.Observe(0.0005);  // on a bound: that bucket (Prometheus' le)
+  wait.Observe(0.003);
+  wait.Observe(11);  // above the last bound
+  EXPECT_EQ(wait.bucket(0), 2);
+  EXPECT_EQ(wait.bucket(3), 1);  // (0.0025, 0.005]
+  EXPECT_EQ(wait.bucket(wait.bounds().size()), 1);
+  EXPECT_NEAR(wait.sum_seconds(), 11.0036, 1e-6);
+
+  DurationHistogram latency(DurationHistogram::kLatencyBounds);
+  latency.Observe(0.003);  // (0.001, 0.005] here
+  EXPECT_EQ(latency.bucket(1), 1);
+  EXPECT_EQ(&latency.bounds(), &DurationHistogram::kLatencyBounds);
+}
+
 }  // namespace
 }  // namespace tern::replicator

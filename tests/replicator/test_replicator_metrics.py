@@ -72,6 +72,14 @@ def test_counters_match_what_was_produced(replicated):
     assert sample(text, "tern_replicator_source_records_lost_total") == 0
     assert sample(text, "tern_replicator_target_resets_total") == 0
     assert sample(text, "tern_replicator_commits_total") >= 1
+    # Every commit is timed, and each one that wrote progress timed its state-dir write.
+    commits = sample(text, "tern_replicator_commits_total")
+    assert sample(text, "tern_replicator_commit_duration_seconds_count") == commits
+    assert sample(text, "tern_replicator_commit_duration_seconds_bucket", 'le="+Inf"') == commits
+    assert sample(text, "tern_replicator_commit_duration_seconds_sum") > 0
+    writes = sample(text, "tern_replicator_store_write_duration_seconds_count")
+    assert 1 <= writes <= commits
+    assert sample(text, "tern_replicator_store_write_duration_seconds_sum") > 0
     assert re.search(r'^tern_replicator_build_info\{version="[^"]+"\} 1$', text, re.MULTILINE)
     for cluster in ("source", "target"):
         assert sample(text, "tern_replicator_cluster_reachable", f'cluster="{cluster}"') == 1
