@@ -447,8 +447,8 @@ def tput_table(args, scenario: str, res: dict) -> list[str]:
 def lat_table(args, res: dict) -> list[str]:
     out = ["| replicator | received / sent | p50 ms | p99 ms | p99.9 ms | max ms | "
            "p50 ÷ MM2 | p99 ÷ MM2 | read_uncommitted p50 ms | read_uncommitted p99 ms | "
-           "source ack p50 / p99 ms |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "source ack p50 / p99 ms | stalled on CPU / I/O |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     rc, ru = ISOLATIONS
     m50, m99 = lat_of(res.get(MM2), rc, "p50_ms"), lat_of(res.get(MM2), rc, "p99_ms")
     for v in args.variants:
@@ -462,8 +462,15 @@ def lat_table(args, res: dict) -> list[str]:
                    f"{fmt(lat_of(r, rc, 'p999_ms'))} | {fmt(lat_of(r, rc, 'max_ms'))} | "
                    f"{ratio(p50, m50)} | {ratio(p99, m99)} | {fmt(lat_of(r, ru, 'p50_ms'))} | "
                    f"{fmt(lat_of(r, ru, 'p99_ms'))} | {fmt(lat_of(r, 'producer', 'ack_p50_ms'))}"
-                   f" / {fmt(lat_of(r, 'producer', 'ack_p99_ms'))} |")
+                   f" / {fmt(lat_of(r, 'producer', 'ack_p99_ms'))} | {stalls(lr)} |")
     return out + [""]
+
+
+def stalls(lr: dict) -> str:
+    s = lr.get("stalls") or {}
+    if not s:
+        return "—"
+    return f"{s['cpu']:.0%} / {s['io']:.0%}"
 
 
 def own_latency_notes(args, res: dict) -> list[str]:
@@ -597,7 +604,10 @@ def report(args, env: Env, res: dict, loads: list[str], started, seconds: float,
             "default 1000); read_uncommitted shows records as soon as they "
             "are written. For the other replicators the two levels see the same records. "
             "'source ack' is the producer's own produce-to-acknowledgement time on the source "
-            "cluster: the part of the latency that is not replication.",
+            "cluster: the part of the latency that is not replication. 'stalled on CPU / "
+            "I/O' is the kernel's pressure stall information over the producer's run: the "
+            "share of the time some task waited for a CPU, or for I/O (a busy machine: "
+            "compare the rows' latencies only where these are alike).",
             "- order: the replicators run in the order listed. On a shared machine the latency "
             "phases that come first after the preload have often met a slower source cluster "
             "(the 'source ack' column shows it): before reading a loopback latency ratio, "

@@ -571,11 +571,13 @@ def run_latency(source_bootstrap: str, target_bootstrap: str, source_topic: str,
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not all(r.exists() for r, _ in consumers.values()):
         time.sleep(0.1)
+    stalls0 = pressure_stalls()
     prod = subprocess.run([py, str(CLIENTS), "pace", "--bootstrap", source_bootstrap,
                            "--topic", source_topic, "--rate", str(rate), "--seconds",
                            str(seconds)], capture_output=True, text=True,
                           timeout=seconds * 3 + 60)
-    out = {"producer": _json_line(prod.stdout, prod.stderr)}
+    out = {"producer": _json_line(prod.stdout, prod.stderr),
+           "stalls": stall_shares(stalls0, pressure_stalls())}
     for iso, (_, proc) in consumers.items():
         try:
             stdout, stderr = proc.communicate(timeout=seconds + grace + 40)
@@ -584,6 +586,28 @@ def run_latency(source_bootstrap: str, target_bootstrap: str, source_topic: str,
             stdout, stderr = proc.communicate()
         out[iso] = _json_line(stdout, stderr)
     return out
+
+
+def pressure_stalls() -> dict:
+    """The kernel's pressure stall totals (µs some task waited: for a CPU, for I/O) and a
+    monotonic clock in µs; empty where /proc/pressure is missing."""
+    out = {"t": time.monotonic() * 1e6}
+    for kind in ("cpu", "io"):
+        try:
+            some = Path(f"/proc/pressure/{kind}").read_text().splitlines()[0]
+        except OSError:
+            return {}
+        out[kind] = float(some.rsplit("total=", 1)[1])
+    return out
+
+
+def stall_shares(before: dict, after: dict) -> dict:
+    """The share of the time between two pressure_stalls() readings that some task was
+    stalled waiting for a CPU or for I/O: how contended the machine was meanwhile."""
+    if not before or not after or after["t"] <= before["t"]:
+        return {}
+    span = after["t"] - before["t"]
+    return {k: (after[k] - before[k]) / span for k in ("cpu", "io")}
 
 
 def _json_line(stdout: str, stderr: str) -> dict:
