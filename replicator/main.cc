@@ -31,6 +31,14 @@ int Fail(const std::string& what, int exit_code = 1) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Signals are taken by sigwait below, never by another thread: blocked before anything
+  // else, so that a SIGTERM during start-up waits for it instead of killing the process.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   CLI::App app;
   tern::SetProgramIdentity(app, kProgram);
   tern::ReplicatorFlags flags;
@@ -57,13 +65,6 @@ int main(int argc, char** argv) {
     }
     grpc_secrets = std::move(secrets).value();
   }
-
-  // Signals are taken by sigwait below, never by a replication thread.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto store = tern::OpenRocksDbCheckpointStore(config.state_dir);
   if (!store.ok()) return Fail(store.status().message());

@@ -52,6 +52,10 @@ def kill_repeatedly(replicator, kills: int, rng: random.Random, topics: list[str
         progress.append(total_progress(replicator, topics))
         copying = replicator.log_text().count("copying from")
         replicator.start()
+    # The last instance past its start-up before anyone stops it: a stop within its first
+    # milliseconds (the dynamic loader, before main) would end it by the signal's default.
+    wait_until(lambda: replicator.log_text().count("copying from") > copying, 60,
+               "the last instance copying", interval=0.05, alive=[replicator])
     return progress
 
 
