@@ -119,6 +119,8 @@ def parse_args() -> argparse.Namespace:
     tuned = [v for v in a.variants if v.endswith("-tuned")]
     if tuned and a.tuned is None:
         p.error(f"{', '.join(tuned)} needs --tuned JSON")
+    if a.tuned is not None and not tuned:
+        p.error("--tuned applies to tern-eos-tuned and tern-alo-tuned; --variants names neither")
     a.link_bytes_s = a.wan_mbit * 1e6 / 8
     return a
 
