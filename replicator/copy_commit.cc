@@ -114,7 +114,11 @@ Status CopyLoop::Impl::Commit() {
           ->offset = position;
       f.progress_sent = true;
     }
-    if (auto st = SendProgress(early.get()); !st.ok()) return st;
+    if (auto st = SendProgress(early.get()); !st.ok()) {
+      // A delivery that failed meanwhile is the better reason (and names its partition).
+      rd_kafka_poll(producer.get(), 0);
+      return delivery_error.ok() ? st : delivery_error;
+    }
     // Everything handed to the producer must be delivered before the commit. Meanwhile the
     // consumer's records keep being taken (not produced: they belong to the next
     // transaction), so its fetch queue never fills up and stalls.
