@@ -40,15 +40,6 @@ Status CopyLoop::Impl::ProduceSyncs(rd_kafka_t* rk, rd_kafka_topic_t* topic,
   return Status::Ok();
 }
 
-Status CopyLoop::Impl::SendProgress(const rd_kafka_topic_partition_list_t* offsets) {
-  if (offsets->cnt == 0) return Status::Ok();
-  if (rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(
-          producer.get(), offsets, group_metadata, static_cast<int>(kTimeout.count()))) {
-    return ErrorStatus(error, "adding progress to the transaction");
-  }
-  return Status::Ok();
-}
-
 void CopyLoop::Impl::PublishStatus() {
   std::vector<PartitionStatus> out;
   out.reserve(flows.size());
@@ -102,23 +93,6 @@ Status CopyLoop::Impl::Commit() {
       }
       in_transaction = true;
     }
-    // The progress joins the transaction before the flush: its two round trips
-    // (AddOffsetsToTxn, then TxnOffsetCommit) overlap the deliveries still in flight instead
-    // of following them. Positions are final here: records taken from now on belong to the
-    // next transaction.
-    PartitionList early = NewPartitionList();
-    for (auto& [key, f] : flows) {
-      const std::int64_t position = CommitPosition(f);
-      if (position < 0 || (position == f.committed && !f.reset)) continue;
-      rd_kafka_topic_partition_list_add(early.get(), f.target_topic.c_str(), f.source.partition)
-          ->offset = position;
-      f.progress_sent = true;
-    }
-    if (auto st = SendProgress(early.get()); !st.ok()) {
-      // A delivery that failed meanwhile is the better reason (and names its partition).
-      rd_kafka_poll(producer.get(), 0);
-      return delivery_error.ok() ? st : delivery_error;
-    }
     // Everything handed to the producer must be delivered before the commit. Meanwhile the
     // consumer's records keep being taken (not produced: they belong to the next
     // transaction), so its fetch queue never fills up and stalls.
@@ -155,19 +129,18 @@ Status CopyLoop::Impl::Commit() {
     progress.next_target_offset = f.next_target;
     progress.updated_ms = now;
     updates.push_back({f.source, f.runs, progress});
-    // Exactly-once: only a flow whose progress did not join the transaction before the flush.
-    if (!f.progress_sent) {
-      rd_kafka_topic_partition_list_add(offsets.get(), f.target_topic.c_str(),
-                                        f.source.partition)
-          ->offset = position;
-    }
+    rd_kafka_topic_partition_list_add(offsets.get(), f.target_topic.c_str(), f.source.partition)
+        ->offset = position;
   }
   if (!source_producer) {
     // On the target, the offset-syncs ride in the same transaction as the data.
     if (auto st = ProduceSyncs(producer.get(), offset_syncs.get(), syncs); !st.ok()) return st;
   }
-  if (exactly_once) {
-    if (auto st = SendProgress(offsets.get()); !st.ok()) return st;
+  if (exactly_once && offsets->cnt > 0) {
+    if (rd_kafka_error_t* error = rd_kafka_send_offsets_to_transaction(
+            producer.get(), offsets.get(), group_metadata, static_cast<int>(kTimeout.count()))) {
+      return ErrorStatus(error, "adding progress to the transaction");
+    }
   }
   // The store follows the target: it only ever holds committed progress, so translations
   // never point into a transaction that might still abort. A crash between the two leaves
@@ -213,7 +186,6 @@ Status CopyLoop::Impl::Commit() {
     f.committed = position;
     f.runs.clear();
     f.reset = false;
-    f.progress_sent = false;
   }
   self.stats_.commit_duration.Observe(Seconds(Clock::now() - started));
   self.stats_.commits.fetch_add(1, std::memory_order_relaxed);

@@ -45,8 +45,6 @@ struct CopyLoop::Flow {
   std::vector<OffsetRun> runs;
   // The source partition was re-created or truncated: forget its map at the next commit.
   bool reset = false;
-  // Exactly-once: its progress joined the open transaction before the commit's flush.
-  bool progress_sent = false;
   std::int64_t last_timestamp_ms = -1;
   ErrorNote last_error;
 };
@@ -224,10 +222,6 @@ struct CopyLoop::Impl {
 
   // What each flow's committed progress becomes now.
   std::int64_t CommitPosition(const Flow& f) const;
-
-  // Adds progress (target partitions of the progress group, valued with source positions)
-  // to the open transaction; nothing when the list is empty.
-  Status SendProgress(const rd_kafka_topic_partition_list_t* offsets);
 
   Status ProduceSyncs(rd_kafka_t* rk, rd_kafka_topic_t* topic,
                       const std::vector<mm2::OffsetSync>& syncs);
