@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Two tern-replicator binaries side by side, in alternating rounds: commit time and latency.
 
-Compares builds, not replicators: each round runs binary A, then binary B, on topics of their
-own between the same source (Apache Kafka 4.4) and target (tern-broker, or Kafka with
+Compares builds, not replicators: each round runs binary A and binary B (A first in even
+rounds, B first in odd ones) on topics of their own between the same source (Apache Kafka 4.4) and target (tern-broker, or Kafka with
 --target kafka) clusters, each with a paced producer on the source and a read_committed
 latency consumer on the target (bench/replicator_clients.py), after one warm-up run
 that is not counted. Reported per run: commits and
 the mean commit time from the replicator's tern_replicator_commit_duration_seconds, latency
 p50/p99, the source acknowledgement p50 and the CPU and I/O pressure stalls of the phase.
 Medians over the rounds close the report. On a shared machine single runs are noise; compare
-medians, and mind that A always runs first in a round.
+medians.
 
   TERN_BUILD=build ~/.cache/tern/venv/bin/python bench/replicator_ab.py \\
       --a /tmp/tern-replicator.old --b build/bin/tern-replicator --rounds 5
@@ -105,7 +105,10 @@ def main() -> int:
         # A fresh JVM answers the first phase slowly (the JIT): one run, not counted.
         run("warm-up", args.a, "ab-warm-up", source.bootstrap, target.bootstrap, tmp, args)
         for n in range(args.rounds):
-            for label, binary in (("A", args.a), ("B", args.b)):
+            pair = (("A", args.a), ("B", args.b))
+            # A first in even rounds, B first in odd ones: neither always meets what the
+            # other left behind (its last commit, the target's write-back).
+            for label, binary in (pair if n % 2 == 0 else pair[::-1]):
                 results[label].append(run(label, binary, f"ab-{label.lower()}-{n}",
                                           source.bootstrap, target.bootstrap, tmp, args))
     finally:
