@@ -333,8 +333,10 @@ def test_fetch_long_poll_returns_data_produced_while_waiting(tern_module):
 
 
 def produce_batches(bootstrap, topic, batches: list[list[int]]) -> None:
-    """One batch per inner list (flush between), with those timestamps."""
-    p = producer(bootstrap, linger_ms=100)
+    """One batch per inner list (flush between), with those timestamps. The linger is far
+    longer than producing a list takes, so only the flush sends a batch (with 100 ms, a loaded
+    machine once sent a list's first record alone)."""
+    p = producer(bootstrap, linger_ms=10000)
     offset = 0
     for stamps in batches:
         produce_all(p, topic, [Rec(0, offset + i, b"k", b"v%d" % (offset + i), (), ts)
