@@ -18,13 +18,11 @@ medians.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,39 +30,29 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from harness.kafka import KafkaPeer  # noqa: E402
-from harness.ports import free_port  # noqa: E402
-from harness.replicator import TernReplicator  # noqa: E402
 from harness.tern import TernBroker  # noqa: E402
 import replicator_support as rs  # noqa: E402
 
 
-def commit_totals(port: int) -> tuple[float, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-
-    def value(name: str) -> float:
-        match = re.search(r"^" + name + r" (\S+)$", text, re.MULTILINE)
-        return float(match.group(1)) if match else 0.0
-    return (value("tern_replicator_commit_duration_seconds_count"),
-            value("tern_replicator_commit_duration_seconds_sum"))
+def commit_totals(rep: rs.Tern) -> tuple[float, float]:
+    m = rep.metrics()
+    return (m.get("tern_replicator_commit_duration_seconds_count", 0.0),
+            m.get("tern_replicator_commit_duration_seconds_sum", 0.0))
 
 
 def run(label: str, binary: Path, topic: str, source: str, target: str, workdir: Path,
         args) -> dict:
     rs.create_topics(source, [topic])
-    port = free_port()
-    r = TernReplicator(workdir / topic, ("src", source), ("dst", target), binary=binary,
-                       extra={"topics": {"include": [topic]}, "transactional_id": topic,
-                              "delivery": args.delivery,
-                              "metrics": {"listen": f"127.0.0.1:{port}"}}).start()
+    rep = rs.Tern(workdir / topic, source, target, [topic], binary, args.delivery, topic, {})
+    rep.start()
     try:
         time.sleep(5)  # start-up, topic creation, the first (empty) commits
-        c0, s0 = commit_totals(port)
+        c0, s0 = commit_totals(rep)
         lr = rs.run_latency(source, target, topic, topic, args.rate, args.seconds, 2,
                             workdir, ("read_committed",))
-        c1, s1 = commit_totals(port)
+        c1, s1 = commit_totals(rep)
     finally:
-        r.stop()
+        rep.stop()
     commits = c1 - c0
     out = {"label": label, "commits": commits,
            "commit_ms": 1000 * (s1 - s0) / commits if commits else float("nan"),
