@@ -266,10 +266,17 @@ def report(args, res: dict, load_before: str, load_after: str,
                        ("consume-perf", "Consume, kafka-consumer-perf-test (consumer group)")):
         ok = lambda r: r if "records_per_s" in r else {}  # noqa: E731
         tr, kr = ok(t.get(key, {})), ok(k.get(key, {}))
-        out += table(title, [("records/s", tr.get("records_per_s"), kr.get("records_per_s"), 0),
-                             ("MB/s", tr.get("mb_per_s"), kr.get("mb_per_s"), 1),
-                             ("broker CPU, s", tr.get("broker_cpu_s"),
-                              kr.get("broker_cpu_s"), 2)])
+        rows = [("records/s", tr.get("records_per_s"), kr.get("records_per_s"), 0),
+                ("MB/s", tr.get("mb_per_s"), kr.get("mb_per_s"), 1)]
+        if key == "consume-perf":  # perf-test's rates above include joining the group
+            rows += [("joining the group (rebalance), ms", tr.get("rebalance_ms"),
+                      kr.get("rebalance_ms"), 0),
+                     ("records/s after joining", tr.get("fetch_records_per_s"),
+                      kr.get("fetch_records_per_s"), 0),
+                     ("MB/s after joining", tr.get("fetch_mb_per_s"),
+                      kr.get("fetch_mb_per_s"), 1)]
+        rows.append(("broker CPU, s", tr.get("broker_cpu_s"), kr.get("broker_cpu_s"), 2))
+        out += table(title, rows)
         out += errors(key, res) + ([""] if errors(key, res) else [])
     tm, km = t.get("memory", {}), k.get("memory", {})
     out += table("Broker memory and CPU over the whole session",
