@@ -234,6 +234,12 @@ def report(args, res: dict, load_before: str, load_after: str,
             f"linger.ms={args.equal_load_linger} (full speed: the clients' defaults)",
             "- each broker ran alone, in turn, with its defaults; clients ran on the same "
             "machine, so broker and client share the CPUs"]
+    if "disk_mib_s" in res:
+        out.append(f"- disk: {res['disk_mib_s']:.0f} MiB/s sustained when each MiB written is "
+                   "fdatasync'ed (the second half of 1 GiB, written in the run's directory before the "
+                   "brokers start): "
+                   "the ceiling for tern-broker's acks, which wait for fdatasync; Kafka's "
+                   "acks wait for the page cache only")
     for name, r in (("tern", t), ("kafka", k)):
         for note in r.get("notes", []):
             out.append(f"- {name}: {note}")
@@ -258,6 +264,13 @@ def report(args, res: dict, load_before: str, load_after: str,
         out.append(f"| peak RSS ≤ {GOAL_MEMORY}× | whole session | {q:.3f} | "
                    f"{'yes' if q <= GOAL_MEMORY else 'no'} |")
     out.append("")
+    shares = [f"{client} {t[key]['mb_per_s'] * 1e6 / 2**20 / res['disk_mib_s']:.0%}"
+              for client, key in (("perf-test", "perf-max-acksall"),
+                                  ("librdkafka", "rdk-max-acksall"))
+              if "disk_mib_s" in res and "mb_per_s" in t.get(key, {})]
+    if shares:
+        out += ["tern-broker's full-speed acks=all runs wrote at this share of the disk's "
+                "durable rate (above): " + ", ".join(shares) + ".", ""]
     for s in scenarios(args):
         out += table(s["title"], produce_rows(t.get(s["key"]), k.get(s["key"])))
         out += errors(s["key"], res) + ([""] if errors(s["key"], res) else [])
@@ -295,7 +308,8 @@ def main() -> int:
     workdir = args.workdir or Path(tmp.name)
     workdir.mkdir(parents=True, exist_ok=True)
     client = bs.rdkafka_client(workdir)
-    res: dict[str, dict] = {}
+    res: dict[str, dict] = {"disk_mib_s": bs.durable_write_mib_s(workdir)}
+    log(f"disk: {res['disk_mib_s']:.0f} MiB/s written with fdatasync per MiB")
     try:
         for name in args.brokers.split(","):
             log(f"== {name}")

@@ -121,6 +121,29 @@ def start_kafka(workdir: Path) -> Broker:
     return broker
 
 
+def durable_write_mib_s(directory: Path, total_mib: int = 1024) -> float:
+    """The disk's sustained durable write rate, in MiB/s: `total_mib` written a MiB at a time,
+    each followed by fdatasync, in a file under `directory` (the brokers' filesystem); the rate
+    over the second half, since virtual disks often take a burst faster than they sustain. A
+    broker that syncs what it acknowledges cannot write faster than this; one that leaves its
+    data to the page cache is not bound by it."""
+    path = directory / "durable-write-probe.bin"
+    block = b"\x5a" * (1 << 20)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        half = time.monotonic()
+        for i in range(total_mib):
+            if i == total_mib // 2:
+                half = time.monotonic()
+            os.write(fd, block)
+            os.fdatasync(fd)
+        seconds = time.monotonic() - half
+    finally:
+        os.close(fd)
+        path.unlink()
+    return (total_mib - total_mib // 2) / seconds
+
+
 def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
     """Creates topics with one replica through the admin API (one request for all)."""
     from confluent_kafka.admin import AdminClient, NewTopic
