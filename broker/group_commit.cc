@@ -30,6 +30,20 @@ GroupCommit::~GroupCommit() {
   for (auto& w : workers_) w.join();
 }
 
+// Takes the round's next log, if any is left, and syncs it; `lock` holds round_mu_.
+bool GroupCommit::SyncNext(std::unique_lock<std::mutex>& lock) {
+  if (round_logs_ == nullptr || round_next_ >= round_logs_->size()) return false;
+  const std::size_t i = round_next_++;
+  storage::PartitionLog* log = (*round_logs_)[i];
+  std::vector<Status>* results = round_results_;
+  lock.unlock();
+  Status s = log->Sync();
+  lock.lock();
+  (*results)[i] = std::move(s);
+  if (++round_finished_ == round_logs_->size()) round_done_.notify_one();
+  return true;
+}
+
 void GroupCommit::SyncWorker() {
   std::unique_lock lock(round_mu_);
   for (;;) {
@@ -37,14 +51,7 @@ void GroupCommit::SyncWorker() {
       return workers_stopping_ || (round_logs_ != nullptr && round_next_ < round_logs_->size());
     });
     if (workers_stopping_) return;
-    const std::size_t i = round_next_++;
-    storage::PartitionLog* log = (*round_logs_)[i];
-    std::vector<Status>* results = round_results_;
-    lock.unlock();
-    Status s = log->Sync();
-    lock.lock();
-    (*results)[i] = std::move(s);
-    if (++round_finished_ == round_logs_->size()) round_done_.notify_one();
+    SyncNext(lock);
   }
 }
 
@@ -59,7 +66,13 @@ std::vector<Status> GroupCommit::SyncAll(const std::vector<storage::PartitionLog
   round_results_ = &results;
   round_next_ = 0;
   round_finished_ = 0;
-  round_wake_.notify_all();
+  // This thread syncs too, so a round of n logs needs n - 1 workers: waking more would only
+  // have them find nothing left (a light round of a few partitions would pay every worker's
+  // wake-up and sleep in context switches).
+  const std::size_t helpers = std::min(logs.size() - 1, workers_.size());
+  for (std::size_t i = 0; i < helpers; ++i) round_wake_.notify_one();
+  while (SyncNext(lock)) {
+  }
   round_done_.wait(lock, [&] { return round_finished_ == logs.size(); });
   round_logs_ = nullptr;
   round_results_ = nullptr;

@@ -2,7 +2,8 @@
 // round. Produce handlers append on the network thread, then wait here; a flusher thread takes
 // every waiter queued since its last round, syncs each partition they touched once, and
 // completes them all. Under load a round's fsyncs cover all requests that arrived meanwhile.
-// The partitions of a round are synced in parallel by `sync_threads` workers, so a round lasts
+// The partitions of a round are synced in parallel by the flusher and up to `sync_threads`
+// workers (only as many are woken as the round has partitions to share out), so a round lasts
 // about one fsync rather than one per partition.
 // Under heavy writing (a round that wrote out at least `busy_round_bytes`) the next round
 // starts no sooner than `busy_round_interval` after the last one began, so that each fsync
@@ -69,6 +70,7 @@ class GroupCommit {
                std::function<void(Status)> done);
   void Run();
   void SyncWorker();
+  bool SyncNext(std::unique_lock<std::mutex>& lock);
   // Syncs every log in `logs` using the workers; returns each one's result, in order.
   std::vector<Status> SyncAll(const std::vector<storage::PartitionLog*>& logs);
 
