@@ -90,6 +90,10 @@ tern::Result<tern::BrokerConfig> EffectiveConfig(const tern::BrokerFlags& flags)
 int main(int argc, char** argv) {
   // A peer that closed its socket must cost one connection, never the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // SIGINT and SIGTERM are caught from here on: one that arrives during start-up (log recovery
+  // may take a while) is held until the broker runs, which then shuts down cleanly at once.
+  asio::io_context io(1);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
   CLI::App app;
   tern::SetProgramIdentity(app, kProgram);
   tern::BrokerFlags flags;
@@ -120,7 +124,6 @@ int main(int argc, char** argv) {
     spdlog::info("metrics on http://{}/metrics", config.metrics_listen->ToString());
   }
 
-  asio::io_context io(1);
   tern::broker::GroupCommit::Options commit_options;
   commit_options.busy_round_interval = std::chrono::microseconds(config.group_commit_interval_us);
   commit_options.busy_round_bytes = config.group_commit_busy_bytes;
@@ -159,7 +162,6 @@ int main(int argc, char** argv) {
   tern::broker::Server server(io, broker, limits);
   if (auto s = server.Listen(*config.listener); !s.ok()) return Fail(s.message());
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code, int signo) {
     spdlog::info("signal {} received, shutting down", signo);
     server.Stop();
