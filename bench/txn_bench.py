@@ -4,7 +4,7 @@ transactional produce throughput and end-to-end latency into a consumer group, 1
 
     ~/.cache/tern/venv/bin/python bench/txn_bench.py [--quick]
 
-Each broker runs in turn, alone, with its defaults (tern-broker: fsync on every acknowledged
+Each broker runs alone, with its defaults (tern-broker: fsync on every acknowledged
 batch, marker and transaction state; Kafka: no fsync per write). Per broker, on topics of 6
 partitions with one replica:
   - transactional throughput: kafka-producer-perf-test with a transactional id, a transaction
@@ -13,6 +13,10 @@ partitions with one replica:
     fixed rate, acks=all, and a consumer of a consumer group (subscribe) in the same process
     reads; the latency of each record is from produce() to the consumer returning it. The
     first two seconds are a warm-up.
+With --rounds N (default 3, --quick 1) each broker runs N times, a fresh broker each time, the
+two taking turns (the order alternates from round to round), and the tables give the median of
+each figure over the rounds with every round's value beside it: on a shared machine one run of
+each can differ by several times from the next.
 Writes the tables to stdout and to bench/results/<date>-txn.md (-txn-quick.md with --quick).
 A benchmark, not a test: nothing here passes or fails on timing.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -45,6 +50,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rates", help="end-to-end rates, records/s, comma separated")
     p.add_argument("--rate-seconds", type=float)
     p.add_argument("--brokers", default="tern,kafka")
+    p.add_argument("--rounds", type=int, help="runs of each broker (default 3, --quick 1)")
     p.add_argument("--tern-broker", type=Path,
                    default=Path(os.environ.get("TERN_BUILD", root / "build")) / "bin" /
                    "tern-broker")
@@ -53,6 +59,9 @@ def parse_args() -> argparse.Namespace:
     a.records = a.records or (60000 if a.quick else 400000)
     a.rates = [int(r) for r in (a.rates or ("1000" if a.quick else "1000,5000")).split(",")]
     a.rate_seconds = a.rate_seconds or (5 if a.quick else 20)
+    a.rounds = a.rounds or (1 if a.quick else 3)
+    if a.rounds < 1:
+        p.error("--rounds must be at least 1")
     return a
 
 
@@ -88,6 +97,29 @@ def run_broker(name: str, args, workdir: Path, client: Path) -> dict:
     return results
 
 
+def median_of(runs: list[dict]) -> dict:
+    """One broker's runs folded into one result: the median of every number of every scenario,
+    and under "rounds" each scenario's values of every figure, in the order they ran."""
+    out: dict = {"notes": runs[0].get("notes", []), "rounds": {}}
+    for key in runs[0]:
+        if key == "notes" or not isinstance(runs[0][key], dict):
+            continue
+        merged, per_round = {}, {}
+        fields = {f for r in runs for f, v in r.get(key, {}).items()
+                  if isinstance(v, (int, float))}
+        for field in fields:
+            values = [r[key][field] for r in runs if isinstance(r.get(key, {}).get(field),
+                                                                 (int, float))]
+            merged[field] = statistics.median(values)
+            per_round[field] = values
+        errors = [r[key]["error"] for r in runs if r.get(key, {}).get("error")]
+        if errors:
+            merged["error"] = "; ".join(errors)
+        out[key] = merged
+        out["rounds"][key] = per_round
+    return out
+
+
 def fmt(v, digits=1) -> str:
     return "-" if v is None else f"{v:,.{digits}f}"
 
@@ -96,12 +128,34 @@ def q(t, k) -> str:
     return f"{t / k:.2f}" if t is not None and k else "-"
 
 
+def header(args) -> str:
+    if args.rounds == 1:
+        return "| | tern | kafka | tern/kafka |"
+    return (f"| | tern (median of {args.rounds}) | kafka (median of {args.rounds}) | tern/kafka "
+            "| tern, each round | kafka, each round |")
+
+
+def rule(args) -> str:
+    return "|---|---:|---:|---:|" + ("" if args.rounds == 1 else "---:|---:|")
+
+
+def rounds_cells(t: dict, k: dict, key: str, field: str, digits: int) -> str:
+    if len(t.get("rounds", {}).get(key, {}).get(field, [])) < 2 and \
+            len(k.get("rounds", {}).get(key, {}).get(field, [])) < 2:
+        return ""
+    cell = lambda r: ", ".join(fmt(v, digits) for v in  # noqa: E731
+                               r.get("rounds", {}).get(key, {}).get(field, [])) or "-"
+    return f" {cell(t)} | {cell(k)} |"
+
+
 def report(args, res: dict) -> str:
     t, k = res.get("tern", {}), res.get("kafka", {})
     out = [f"# tern-broker vs Apache Kafka: transactions and end-to-end latency "
            f"({datetime.date.today()})", "",
            f"Command: `~/.cache/tern/venv/bin/python bench/txn_bench.py"
-           f"{' --quick' if args.quick else ''}`; host: {os.cpu_count()} CPUs, load before "
+           f"{' --quick' if args.quick else ''}"
+           f"{f' --rounds {args.rounds}' if args.rounds != (1 if args.quick else 3) else ''}`; "
+           f"host: {os.cpu_count()} CPUs, load before "
            f"{os.getloadavg()[0]:.2f}.", ""]
     for name, r in (("tern", t), ("kafka", k)):
         out += [f"- {name}: {note}" for note in r.get("notes", [])]
@@ -117,23 +171,25 @@ def report(args, res: dict) -> str:
                        f"| {'yes' if tp / kp <= GOAL_E2E_P99 else 'no'} |")
     out += ["", f"## Transactional produce, kafka-producer-perf-test, acks=all, a transaction "
                 f"every {args.transaction_ms} ms, {args.records} records", "",
-            "| | tern | kafka | tern/kafka |", "|---|---:|---:|---:|"]
+            header(args), rule(args)]
     for label, key, d in (("records/s", "records_per_s", 0), ("MB/s", "mb_per_s", 1),
                           ("p50 ms", "p50_ms", 0), ("p99 ms", "p99_ms", 0),
                           ("broker CPU s", "broker_cpu_s", 2)):
         a, b = t.get("txn", {}).get(key), k.get("txn", {}).get(key)
-        out.append(f"| {label} | {fmt(a, d)} | {fmt(b, d)} | {q(a, b)} |")
+        out.append(f"| {label} | {fmt(a, d)} | {fmt(b, d)} | {q(a, b)} |"
+                   f"{rounds_cells(t, k, 'txn', key, d)}")
     for rate in args.rates:
         key = f"e2e-{rate}"
         out += ["", f"## End-to-end, librdkafka producer (acks=all) to a consumer group, "
                     f"{rate} records/s for {args.rate_seconds:g} s after {WARMUP_S} s", "",
-                "| | tern | kafka | tern/kafka |", "|---|---:|---:|---:|"]
+                header(args), rule(args)]
         for label, field, d in (("p50 ms", "p50_ms", 2), ("p99 ms", "p99_ms", 2),
                                 ("p99.9 ms", "p999_ms", 2), ("max ms", "max_ms", 2),
                                 ("records measured", "records", 0),
                                 ("broker CPU s", "broker_cpu_s", 2)):
             a, b = t.get(key, {}).get(field), k.get(key, {}).get(field)
-            out.append(f"| {label} | {fmt(a, d)} | {fmt(b, d)} | {q(a, b)} |")
+            out.append(f"| {label} | {fmt(a, d)} | {fmt(b, d)} | {q(a, b)} |"
+                       f"{rounds_cells(t, k, key, field, d)}")
     for name, r in (("tern", t), ("kafka", k)):
         for key, v in r.items():
             if isinstance(v, dict) and v.get("error"):
@@ -146,10 +202,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tern-txn-bench-") as tmp:
         workdir = Path(tmp)
         client = bs.rdkafka_client(workdir)
-        res = {}
-        for name in args.brokers.split(","):
-            print(f"== {name}", flush=True)
-            res[name] = run_broker(name, args, workdir, client)
+        names = args.brokers.split(",")
+        runs: dict[str, list[dict]] = {name: [] for name in names}
+        for round_ in range(args.rounds):
+            for name in (names if round_ % 2 == 0 else names[::-1]):
+                print(f"== {name}, round {round_ + 1} of {args.rounds}", flush=True)
+                runs[name].append(run_broker(name, args, workdir / f"round-{round_}", client))
+        res = {name: median_of(r) for name, r in runs.items()}
     text = report(args, res)
     print(text)
     out = args.out or (Path(__file__).parent / "results" /
