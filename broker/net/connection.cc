@@ -14,6 +14,8 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "broker/broker_context.h"
 #include "broker/handlers/api_table.h"
@@ -26,6 +28,14 @@ using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
 
 // A response being prepared; the writer sends them strictly in queue order.
+// A request's bytes after its size field. Not zero-filled first: the read overwrites them all,
+// and a produce request may be megabytes.
+struct Frame {
+  std::unique_ptr<char[]> bytes;
+  std::size_t size = 0;
+  std::string_view view() const { return {bytes.get(), size}; }
+};
+
 struct Pending {
   bool done = false;
   bool send = true;
@@ -129,9 +139,9 @@ asio::awaitable<void> WriterLoop(std::shared_ptr<Session> s) {
 // Runs one request's handler and completes its slot in the queue.
 asio::awaitable<void> HandleRequest(std::shared_ptr<Session> s, std::shared_ptr<Pending> slot,
                                     const ApiEntry* api, RequestContext ctx,
-                                    std::shared_ptr<std::string> frame, std::size_t body_at) {
+                                    Frame frame, std::size_t body_at) {
   const auto started = Clock::now();
-  kafka::Reader body(std::string_view(*frame).substr(body_at));
+  kafka::Reader body(frame.view().substr(body_at));
   const bool flexible_response =
       ctx.header.api_version >= api->first_flexible_version && api->key != 18;
   kafka::Writer& out = slot->frame;
@@ -154,22 +164,24 @@ asio::awaitable<void> HandleRequest(std::shared_ptr<Session> s, std::shared_ptr<
   s->wake_writer.cancel();
 }
 
-// Reads the next frame; returns nullptr when the connection ends or breaks a limit.
-asio::awaitable<std::shared_ptr<std::string>> ReadFrame(Session& s, std::int32_t max_bytes) {
+// Reads the next frame; returns nothing when the connection ends or breaks a limit.
+asio::awaitable<std::optional<Frame>> ReadFrame(Session& s, std::int32_t max_bytes) {
   char size_bytes[4];
   std::error_code ec;
   co_await asio::async_read(s.socket, asio::buffer(size_bytes), asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return nullptr;
+  if (ec) co_return std::nullopt;
   std::int32_t size = 0;
   kafka::Reader r(std::string_view(size_bytes, 4));
   (void)r.ReadInt32(&size);
   if (size < 8 || size > max_bytes) {
     spdlog::warn("{}: closing connection: request size {} outside 8..{}", s.peer, size, max_bytes);
-    co_return nullptr;
+    co_return std::nullopt;
   }
-  auto frame = std::make_shared<std::string>(static_cast<std::size_t>(size), '\0');
-  co_await asio::async_read(s.socket, asio::buffer(*frame), asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return nullptr;
+  Frame frame{std::make_unique_for_overwrite<char[]>(static_cast<std::size_t>(size)),
+              static_cast<std::size_t>(size)};
+  co_await asio::async_read(s.socket, asio::buffer(frame.bytes.get(), frame.size),
+                            asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return std::nullopt;
   co_return frame;
 }
 
@@ -193,9 +205,9 @@ asio::awaitable<void> ServeConnection(asio::ip::tcp::socket socket, BrokerContex
     }
     auto frame = co_await ReadFrame(*s, limits.max_request_bytes);
     if (!frame) break;
-    broker.metrics().BytesReceived(static_cast<std::int64_t>(frame->size()) + 4);
+    broker.metrics().BytesReceived(static_cast<std::int64_t>(frame->size) + 4);
 
-    kafka::Reader r(*frame);
+    kafka::Reader r(frame->view());
     RequestContext ctx{kafka::RequestHeader{}, broker, s->peer};
     if (!kafka::DecodeRequestHeaderPrefix(r, &ctx.header)) break;
     const ApiEntry* api = FindApi(ctx.header.api_key);
@@ -218,8 +230,9 @@ asio::awaitable<void> ServeConnection(asio::ip::tcp::socket socket, BrokerContex
     }
     auto slot = std::make_shared<Pending>();
     s->queue.push_back(slot);
-    const std::size_t body_at = frame->size() - r.remaining();
-    asio::co_spawn(executor, HandleRequest(s, slot, api, std::move(ctx), std::move(frame), body_at),
+    const std::size_t body_at = frame->size - r.remaining();
+    asio::co_spawn(executor,
+                   HandleRequest(s, slot, api, std::move(ctx), std::move(*frame), body_at),
                    [s](std::exception_ptr e) {
                      if (!e) return;
                      try {
