@@ -2,9 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -46,6 +49,41 @@ Status File::Append(std::string_view bytes) {
       return ErrnoStatus("write", path_, errno);
     }
     bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status File::Append(std::span<const std::string_view> pieces) {
+  std::vector<iovec> iov;
+  iov.reserve(std::min<std::size_t>(pieces.size(), IOV_MAX));
+  std::size_t next = 0;     // the first piece not yet in `iov`
+  std::size_t skip = 0;     // bytes of iov.front() already written
+  while (next < pieces.size() || !iov.empty()) {
+    while (next < pieces.size() && iov.size() < IOV_MAX) {
+      if (!pieces[next].empty()) {
+        iov.push_back({const_cast<char*>(pieces[next].data()), pieces[next].size()});
+      }
+      ++next;
+    }
+    if (iov.empty()) break;
+    iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + skip;
+    iov.front().iov_len -= skip;
+    ssize_t n = ::writev(fd_, iov.data(), static_cast<int>(iov.size()));
+    iov.front().iov_base = static_cast<char*>(iov.front().iov_base) - skip;
+    iov.front().iov_len += skip;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write", path_, errno);
+    }
+    // Drop the pieces written whole; remember how far into the next one the write got.
+    std::size_t done = 0;
+    auto left = static_cast<std::size_t>(n) + skip;
+    while (done < iov.size() && left >= iov[done].iov_len) {
+      left -= iov[done].iov_len;
+      ++done;
+    }
+    iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(done));
+    skip = left;
   }
   return Status::Ok();
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +31,9 @@ class File {
 
   // Writes all of `bytes` at the end of the file (retrying short writes).
   Status Append(std::string_view bytes);
+  // Writes `pieces` one after another at the end of the file, with as few writev calls as
+  // they allow (retrying short writes).
+  Status Append(std::span<const std::string_view> pieces);
   // Reads exactly `n` bytes at `position`; fails with IoError if the file is shorter.
   Status ReadAt(std::int64_t position, std::size_t n, char* out) const;
   Status Truncate(std::int64_t size);

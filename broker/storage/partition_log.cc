@@ -1,6 +1,7 @@
 #include "broker/storage/partition_log.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <limits>
 
@@ -283,22 +284,31 @@ Status PartitionLog::WriteBatches(std::string_view batches,
     if (Status s = Roll(); !s.ok()) return s;
   }
 
-  std::string stamped(batches);
+  // Each batch is written as its new base offset and then the rest of it as received: the
+  // request's bytes are not copied to stamp them.
+  std::vector<std::array<char, 8>> base_offsets(headers.size());
+  std::vector<std::string_view> pieces;
+  pieces.reserve(2 * headers.size());
   result->first_offset = next_offset_;
   std::size_t position = 0;
-  for (const kafka::RecordBatchHeader& h : headers) {
-    kafka::StampBaseOffset(stamped.data() + position, h.base_offset);
-    position += static_cast<std::size_t>(h.size_in_bytes());
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    const kafka::RecordBatchHeader& h = headers[i];
+    const auto size = static_cast<std::size_t>(h.size_in_bytes());
+    kafka::StampBaseOffset(base_offsets[i].data(), h.base_offset);
+    pieces.emplace_back(base_offsets[i].data(), base_offsets[i].size());
+    pieces.push_back(batches.substr(position + base_offsets[i].size(),
+                                    size - base_offsets[i].size()));
+    position += size;
     result->max_timestamp = std::max(result->max_timestamp, h.max_timestamp);
   }
-  if (Status s = active().Append(stamped, headers, config_.index_interval_bytes, now); !s.ok()) {
+  if (Status s = active().Append(pieces, headers, config_.index_interval_bytes, now); !s.ok()) {
     failed_ = true;
     spdlog::error("{}: append failed, refusing further appends: {}", dir_, s.ToString());
     return s;
   }
   next_offset_ += offsets_needed;
-  size_bytes_ += static_cast<std::int64_t>(stamped.size());
-  appended_bytes_.fetch_add(static_cast<std::int64_t>(stamped.size()), std::memory_order_relaxed);
+  size_bytes_ += static_cast<std::int64_t>(position);
+  appended_bytes_.fetch_add(static_cast<std::int64_t>(position), std::memory_order_relaxed);
   result->last_offset = next_offset_ - 1;
   return Status::Ok();
 }

@@ -277,7 +277,14 @@ Status Segment::FlushIndexes() {
 
 Status Segment::Append(std::string_view batches, const std::vector<RecordBatchHeader>& headers,
                        std::int32_t index_interval_bytes, std::int64_t now_ms) {
-  if (Status s = log_->Append(batches); !s.ok()) return s;
+  return Append(std::span<const std::string_view>(&batches, 1), headers, index_interval_bytes,
+                now_ms);
+}
+
+Status Segment::Append(std::span<const std::string_view> pieces,
+                       const std::vector<RecordBatchHeader>& headers,
+                       std::int32_t index_interval_bytes, std::int64_t now_ms) {
+  if (Status s = log_->Append(pieces); !s.ok()) return s;
   std::int64_t position = size_;
   for (const RecordBatchHeader& h : headers) {
     Track(h, position, index_interval_bytes);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -75,6 +76,10 @@ class Segment {
   // parsed (stamped) headers. Updates the indexes. No fsync. On failure the segment may hold a
   // partial write; the caller stops appending to it.
   Status Append(std::string_view batches, const std::vector<kafka::RecordBatchHeader>& headers,
+                std::int32_t index_interval_bytes, std::int64_t now_ms);
+  // The same, with the batches' bytes given as pieces written one after another.
+  Status Append(std::span<const std::string_view> pieces,
+                const std::vector<kafka::RecordBatchHeader>& headers,
                 std::int32_t index_interval_bytes, std::int64_t now_ms);
 
   // Whole batches from the one holding `offset` on, in at most `max_bytes` (more only for the
