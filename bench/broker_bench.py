@@ -4,7 +4,7 @@ latency at full speed and at equal load, broker CPU and peak memory, for 1 KiB r
 
     ~/.cache/tern/venv/bin/python bench/broker_bench.py [--records N] [--quick]
 
-Each broker runs in turn, alone, with its defaults (tern-broker: fsync on every acknowledged
+Each broker runs alone, with its defaults (tern-broker: fsync on every acknowledged
 batch; Kafka: no fsync per write). Per broker, on topics of 6 partitions with one replica:
   - kafka-producer-perf-test at full speed (--throughput -1), acks=1 and acks=all;
     the first tenth of the records (two seconds at equal load) are a warm-up, left out of the
@@ -17,6 +17,9 @@ batch; Kafka: no fsync per write). Per broker, on topics of 6 partitions with on
   - consume: kafka-consumer-perf-test (needs a consumer group) and the librdkafka client in
     assign mode (no group), reading what perf-test wrote;
   - the broker's CPU time per scenario and its peak RSS (VmHWM) over the whole session.
+A full run has four rounds (--rounds N; --quick one): each round starts each broker afresh,
+the order alternating from round to round, and the tables give each figure's median over the
+rounds; the goals table also gives the ratio within each round.
 Writes the tables to stdout and to bench/results/<date>.md. A benchmark, not a test: nothing
 here passes or fails on timing.
 """
@@ -57,6 +60,8 @@ def parse_args() -> argparse.Namespace:
                    help="linger.ms of both clients at equal load (default 0; 5 is both "
                    "clients' own default)")
     p.add_argument("--brokers", default="tern,kafka", help="which brokers, in order")
+    p.add_argument("--rounds", type=int, help="runs of each broker, taking turns (default 4, "
+                   "quick 1); the tables give medians")
     p.add_argument("--tern-broker", type=Path, default=bs.paths.BIN / "tern-broker")
     p.add_argument("--workdir", type=Path, help="where brokers keep data (default: a temporary "
                    "directory, removed afterwards)")
@@ -65,6 +70,9 @@ def parse_args() -> argparse.Namespace:
     a.records = a.records or (40000 if a.quick else 600000)
     a.rates = [int(r) for r in (a.rates or ("5000" if a.quick else "5000,10000")).split(",")]
     a.rate_seconds = a.rate_seconds or (4 if a.quick else 20)
+    a.rounds = a.rounds or (1 if a.quick else 4)
+    if a.rounds < 1:
+        p.error("--rounds must be at least 1")
     return a
 
 
@@ -218,6 +226,29 @@ def versions(args) -> list[str]:
             f"- Java: {java.splitlines()[0] if java else '?'}"]
 
 
+def goals(args, t: dict, k: dict) -> list[tuple[str, str, float, bool]]:
+    """(goal, scenario, tern/kafka, met) for every goal both brokers have figures for."""
+    out = []
+    for s in scenarios(args):
+        tr, kr = t.get(s["key"]), k.get(s["key"])
+        if not tr or not kr or "records_per_s" not in tr or "records_per_s" not in kr:
+            continue
+        if s["rate"] < 0:
+            q = tr["records_per_s"] / kr["records_per_s"]
+            out.append((f"produce throughput ≥ {GOAL_THROUGHPUT}×", s["title"], q,
+                        q >= GOAL_THROUGHPUT))
+        else:
+            q = tr["p99_ms"] / kr["p99_ms"] if kr["p99_ms"] else float("inf")
+            held = [n for n, r in (("tern", tr), ("kafka", kr))
+                    if r["records_per_s"] < SATURATED * s["rate"]]
+            note = f" (did not hold the rate: {', '.join(held)})" if held else ""
+            out.append((f"p99 latency ≤ {GOAL_P99}×", s["title"] + note, q, q <= GOAL_P99))
+    if "peak_rss_mib" in t.get("memory", {}) and "peak_rss_mib" in k.get("memory", {}):
+        q = t["memory"]["peak_rss_mib"] / k["memory"]["peak_rss_mib"]
+        out.append((f"peak RSS ≤ {GOAL_MEMORY}×", "whole session", q, q <= GOAL_MEMORY))
+    return out
+
+
 def report(args, res: dict, load_before: str, load_after: str,
            started: datetime.datetime, seconds: float) -> str:
     t, k = res.get("tern", {}), res.get("kafka", {})
@@ -243,26 +274,24 @@ def report(args, res: dict, load_before: str, load_after: str,
     for name, r in (("tern", t), ("kafka", k)):
         for note in r.get("notes", []):
             out.append(f"- {name}: {note}")
-    out += ["", "## Goals", "", "| goal | scenario | tern/kafka | met |", "|---|---|---:|---|"]
-    for s in scenarios(args):
-        tr, kr = t.get(s["key"]), k.get(s["key"])
-        if not tr or not kr or "records_per_s" not in tr or "records_per_s" not in kr:
-            continue
-        if s["rate"] < 0:
-            q = tr["records_per_s"] / kr["records_per_s"]
-            out.append(f"| produce throughput ≥ {GOAL_THROUGHPUT}× | {s['title']} | {q:.2f} | "
-                       f"{'yes' if q >= GOAL_THROUGHPUT else 'no'} |")
-        else:
-            q = tr["p99_ms"] / kr["p99_ms"] if kr["p99_ms"] else float("inf")
-            held = [n for n, r in (("tern", tr), ("kafka", kr))
-                    if r["records_per_s"] < SATURATED * s["rate"]]
-            note = f" (did not hold the rate: {', '.join(held)})" if held else ""
-            out.append(f"| p99 latency ≤ {GOAL_P99}× | {s['title']}{note} | {q:.2f} | "
-                       f"{'yes' if q <= GOAL_P99 else 'no'} |")
-    if "memory" in t and "memory" in k:
-        q = t["memory"]["peak_rss_mib"] / k["memory"]["peak_rss_mib"]
-        out.append(f"| peak RSS ≤ {GOAL_MEMORY}× | whole session | {q:.3f} | "
-                   f"{'yes' if q <= GOAL_MEMORY else 'no'} |")
+    rounds = res.get("rounds", {})
+    pairs = list(zip(rounds.get("tern", []), rounds.get("kafka", [])))
+    out += ["", "## Goals", ""]
+    if len(pairs) > 1:
+        out += [f"Each broker ran {len(pairs)} times, taking turns; every figure below is the "
+                "median of its runs, and the goals compare those medians. 'each round' is "
+                "the ratio within each round.", "",
+                "| goal | scenario | tern/kafka | met | each round |", "|---|---|---:|---|---|"]
+    else:
+        out += ["| goal | scenario | tern/kafka | met |", "|---|---|---:|---|"]
+    per_round = [goals(args, rt, rk) for rt, rk in pairs] if len(pairs) > 1 else []
+    for n, (goal, scenario, q, met) in enumerate(goals(args, t, k)):
+        digits = 3 if goal.startswith("peak RSS") else 2
+        row = f"| {goal} | {scenario} | {q:.{digits}f} | {'yes' if met else 'no'} |"
+        if per_round:
+            row += " " + ", ".join(f"{r[n][2]:.{digits}f}" if n < len(r) and r[n][0] == goal
+                                   else "-" for r in per_round) + " |"
+        out.append(row)
     out.append("")
     shares = [f"{client} {t[key]['mb_per_s'] * 1e6 / 2**20 / res['disk_mib_s']:.0%}"
               for client, key in (("perf-test", "perf-max-acksall"),
@@ -311,9 +340,15 @@ def main() -> int:
     res: dict[str, dict] = {"disk_mib_s": bs.durable_write_mib_s(workdir)}
     log(f"disk: {res['disk_mib_s']:.0f} MiB/s written with fdatasync per MiB")
     try:
-        for name in args.brokers.split(","):
-            log(f"== {name}")
-            res[name] = run_broker(name, args, workdir, client)
+        names = args.brokers.split(",")
+        res["rounds"] = {name: [] for name in names}
+        for round_ in range(args.rounds):
+            for name in (names if round_ % 2 == 0 else names[::-1]):
+                log(f"== {name}, round {round_ + 1} of {args.rounds}")
+                res["rounds"][name].append(
+                    run_broker(name, args, workdir / f"round-{round_}", client))
+        for name in names:
+            res[name] = bs.median_of(res["rounds"][name])
     finally:
         if tmp is not None:
             tmp.cleanup()

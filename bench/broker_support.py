@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -272,4 +273,29 @@ def run_consumer_perf_test(bootstrap: str, topic: str, records: int,
            "fetch_mb_per_s": float(row.get("fetch.MB.sec", 0))}
     if out["records"] < records:
         out["error"] = f"consumed {out['records']} of {records} records"
+    return out
+
+
+# ---------------------------------------------------------------- rounds
+
+def median_of(runs: list[dict]) -> dict:
+    """One broker's runs folded into one result: the median of every number of every scenario,
+    and under "rounds" each scenario's values of every figure, in the order they ran."""
+    out: dict = {"notes": runs[0].get("notes", []), "rounds": {}}
+    for key in runs[0]:
+        if key == "notes" or not isinstance(runs[0][key], dict):
+            continue
+        merged, per_round = {}, {}
+        fields = {f for r in runs for f, v in r.get(key, {}).items()
+                  if isinstance(v, (int, float))}
+        for field in fields:
+            values = [r[key][field] for r in runs if isinstance(r.get(key, {}).get(field),
+                                                                 (int, float))]
+            merged[field] = statistics.median(values)
+            per_round[field] = values
+        errors = [r[key]["error"] for r in runs if r.get(key, {}).get("error")]
+        if errors:
+            merged["error"] = "; ".join(errors)
+        out[key] = merged
+        out["rounds"][key] = per_round
     return out

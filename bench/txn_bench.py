@@ -13,7 +13,7 @@ partitions with one replica:
     fixed rate, acks=all, and a consumer of a consumer group (subscribe) in the same process
     reads; the latency of each record is from produce() to the consumer returning it. The
     first two seconds are a warm-up.
-With --rounds N (default 3, --quick 1) each broker runs N times, a fresh broker each time, the
+With --rounds N (default 4, --quick 1) each broker runs N times, a fresh broker each time, the
 two taking turns (the order alternates from round to round), and the tables give the median of
 each figure over the rounds with every round's value beside it: on a shared machine one run of
 each can differ by several times from the next.
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rates", help="end-to-end rates, records/s, comma separated")
     p.add_argument("--rate-seconds", type=float)
     p.add_argument("--brokers", default="tern,kafka")
-    p.add_argument("--rounds", type=int, help="runs of each broker (default 3, --quick 1)")
+    p.add_argument("--rounds", type=int, help="runs of each broker (default 4, --quick 1)")
     p.add_argument("--tern-broker", type=Path,
                    default=Path(os.environ.get("TERN_BUILD", root / "build")) / "bin" /
                    "tern-broker")
@@ -59,7 +58,7 @@ def parse_args() -> argparse.Namespace:
     a.records = a.records or (60000 if a.quick else 400000)
     a.rates = [int(r) for r in (a.rates or ("1000" if a.quick else "1000,5000")).split(",")]
     a.rate_seconds = a.rate_seconds or (5 if a.quick else 20)
-    a.rounds = a.rounds or (1 if a.quick else 3)
+    a.rounds = a.rounds or (1 if a.quick else 4)
     if a.rounds < 1:
         p.error("--rounds must be at least 1")
     return a
@@ -97,29 +96,6 @@ def run_broker(name: str, args, workdir: Path, client: Path) -> dict:
     return results
 
 
-def median_of(runs: list[dict]) -> dict:
-    """One broker's runs folded into one result: the median of every number of every scenario,
-    and under "rounds" each scenario's values of every figure, in the order they ran."""
-    out: dict = {"notes": runs[0].get("notes", []), "rounds": {}}
-    for key in runs[0]:
-        if key == "notes" or not isinstance(runs[0][key], dict):
-            continue
-        merged, per_round = {}, {}
-        fields = {f for r in runs for f, v in r.get(key, {}).items()
-                  if isinstance(v, (int, float))}
-        for field in fields:
-            values = [r[key][field] for r in runs if isinstance(r.get(key, {}).get(field),
-                                                                 (int, float))]
-            merged[field] = statistics.median(values)
-            per_round[field] = values
-        errors = [r[key]["error"] for r in runs if r.get(key, {}).get("error")]
-        if errors:
-            merged["error"] = "; ".join(errors)
-        out[key] = merged
-        out["rounds"][key] = per_round
-    return out
-
-
 def fmt(v, digits=1) -> str:
     return "-" if v is None else f"{v:,.{digits}f}"
 
@@ -154,7 +130,7 @@ def report(args, res: dict) -> str:
            f"({datetime.date.today()})", "",
            f"Command: `~/.cache/tern/venv/bin/python bench/txn_bench.py"
            f"{' --quick' if args.quick else ''}"
-           f"{f' --rounds {args.rounds}' if args.rounds != (1 if args.quick else 3) else ''}`; "
+           f"{f' --rounds {args.rounds}' if args.rounds != (1 if args.quick else 4) else ''}`; "
            f"host: {os.cpu_count()} CPUs, load before "
            f"{os.getloadavg()[0]:.2f}.", ""]
     for name, r in (("tern", t), ("kafka", k)):
@@ -208,7 +184,7 @@ def main() -> int:
             for name in (names if round_ % 2 == 0 else names[::-1]):
                 print(f"== {name}, round {round_ + 1} of {args.rounds}", flush=True)
                 runs[name].append(run_broker(name, args, workdir / f"round-{round_}", client))
-        res = {name: median_of(r) for name, r in runs.items()}
+        res = {name: bs.median_of(r) for name, r in runs.items()}
     text = report(args, res)
     print(text)
     out = args.out or (Path(__file__).parent / "results" /
