@@ -263,14 +263,14 @@ def report(args, res: dict, load_before: str, load_after: str,
             f"of the statistics); equal load {', '.join(map(str, args.rates))} records/s for "
             f"{args.rate_seconds:g} s each after a {WARMUP_S} s warm-up, both clients with "
             f"linger.ms={args.equal_load_linger} (full speed: the clients' defaults)",
-            "- each broker ran alone, in turn, with its defaults; clients ran on the same "
+            "- each broker ran alone, with its defaults; clients ran on the same "
             "machine, so broker and client share the CPUs"]
     if "disk_mib_s" in res:
         out.append(f"- disk: {res['disk_mib_s']:.0f} MiB/s sustained when each MiB written is "
                    "fdatasync'ed (the second half of 1 GiB, written in the run's directory before the "
-                   "brokers start): "
-                   "the ceiling for tern-broker's acks, which wait for fdatasync; Kafka's "
-                   "acks wait for the page cache only")
+                   "brokers start): a reference for tern-broker's acks, which wait for "
+                   "fdatasync (Kafka's wait for the page cache only); not a strict ceiling, "
+                   "as larger synced writes can go faster and the rate drifts")
     for name, r in (("tern", t), ("kafka", k)):
         for note in r.get("notes", []):
             out.append(f"- {name}: {note}")
@@ -299,7 +299,7 @@ def report(args, res: dict, load_before: str, load_after: str,
               if "disk_mib_s" in res and "mb_per_s" in t.get(key, {})]
     if shares:
         out += ["tern-broker's full-speed acks=all runs wrote at this share of the disk's "
-                "durable rate (above): " + ", ".join(shares) + ".", ""]
+                "probed durable rate (above): " + ", ".join(shares) + ".", ""]
     for s in scenarios(args):
         out += table(s["title"], produce_rows(t.get(s["key"]), k.get(s["key"])))
         out += errors(s["key"], res) + ([""] if errors(s["key"], res) else [])
