@@ -226,8 +226,8 @@ def versions(args) -> list[str]:
             f"- Java: {java.splitlines()[0] if java else '?'}"]
 
 
-def goals(args, t: dict, k: dict) -> list[tuple[str, str, float, bool]]:
-    """(goal, scenario, tern/kafka, met) for every goal both brokers have figures for."""
+def goals(args, t: dict, k: dict) -> list[tuple[str, str, str, float, bool]]:
+    """(key, goal, scenario, tern/kafka, met) for every goal both brokers have figures for."""
     out = []
     for s in scenarios(args):
         tr, kr = t.get(s["key"]), k.get(s["key"])
@@ -235,17 +235,19 @@ def goals(args, t: dict, k: dict) -> list[tuple[str, str, float, bool]]:
             continue
         if s["rate"] < 0:
             q = tr["records_per_s"] / kr["records_per_s"]
-            out.append((f"produce throughput ≥ {GOAL_THROUGHPUT}×", s["title"], q,
+            out.append((s["key"], f"produce throughput ≥ {GOAL_THROUGHPUT}×", s["title"], q,
                         q >= GOAL_THROUGHPUT))
         else:
             q = tr["p99_ms"] / kr["p99_ms"] if kr["p99_ms"] else float("inf")
             held = [n for n, r in (("tern", tr), ("kafka", kr))
                     if r["records_per_s"] < SATURATED * s["rate"]]
             note = f" (did not hold the rate: {', '.join(held)})" if held else ""
-            out.append((f"p99 latency ≤ {GOAL_P99}×", s["title"] + note, q, q <= GOAL_P99))
+            out.append((s["key"], f"p99 latency ≤ {GOAL_P99}×", s["title"] + note, q,
+                        q <= GOAL_P99))
     if "peak_rss_mib" in t.get("memory", {}) and "peak_rss_mib" in k.get("memory", {}):
         q = t["memory"]["peak_rss_mib"] / k["memory"]["peak_rss_mib"]
-        out.append((f"peak RSS ≤ {GOAL_MEMORY}×", "whole session", q, q <= GOAL_MEMORY))
+        out.append(("memory", f"peak RSS ≤ {GOAL_MEMORY}×", "whole session", q,
+                    q <= GOAL_MEMORY))
     return out
 
 
@@ -284,13 +286,14 @@ def report(args, res: dict, load_before: str, load_after: str,
                 "| goal | scenario | tern/kafka | met | each round |", "|---|---|---:|---|---|"]
     else:
         out += ["| goal | scenario | tern/kafka | met |", "|---|---|---:|---|"]
-    per_round = [goals(args, rt, rk) for rt, rk in pairs] if len(pairs) > 1 else []
-    for n, (goal, scenario, q, met) in enumerate(goals(args, t, k)):
-        digits = 3 if goal.startswith("peak RSS") else 2
+    per_round = [{g[0]: g[3] for g in goals(args, rt, rk)} for rt, rk in pairs] \
+        if len(pairs) > 1 else []
+    for key, goal, scenario, q, met in goals(args, t, k):
+        digits = 3 if key == "memory" else 2
         row = f"| {goal} | {scenario} | {q:.{digits}f} | {'yes' if met else 'no'} |"
         if per_round:
-            row += " " + ", ".join(f"{r[n][2]:.{digits}f}" if n < len(r) and r[n][0] == goal
-                                   else "-" for r in per_round) + " |"
+            row += " " + ", ".join(f"{r[key]:.{digits}f}" if key in r else "-"
+                                   for r in per_round) + " |"
         out.append(row)
     out.append("")
     shares = [f"{client} {t[key]['mb_per_s'] * 1e6 / 2**20 / res['disk_mib_s']:.0%}"

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from harness import paths  # noqa: E402
+from harness import kafka as kafka_harness  # noqa: E402
 from harness.kafka import KafkaPeer  # noqa: E402
 from harness.ports import free_port, is_listening  # noqa: E402
 from harness.process import ManagedProcess  # noqa: E402
@@ -71,11 +72,10 @@ class Broker:
         self.process.stop()
 
 
-# The first rebalance of an empty consumer group waits this long on both brokers. The Kafka peer
-# runs with 0, as Kafka's shipped server.properties has it (its built-in default is 3000, as is
-# tern-broker's); tern-broker gets the same, or a consumer group's start-up would be timed
-# against unequal settings.
-GROUP_INITIAL_REBALANCE_DELAY_MS = 0
+# The first rebalance of an empty consumer group waits this long on both brokers: the Kafka
+# peer's setting (tern-broker's built-in default is 3000, as is Kafka's), or a consumer group's
+# start-up would be timed against unequal settings.
+GROUP_INITIAL_REBALANCE_DELAY_MS = kafka_harness.GROUP_INITIAL_REBALANCE_DELAY_MS
 
 
 def start_tern(workdir: Path, binary: Path) -> Broker:

@@ -27,7 +27,6 @@ namespace {
 using asio::use_awaitable;
 using Clock = std::chrono::steady_clock;
 
-// A response being prepared; the writer sends them strictly in queue order.
 // A request's bytes after its size field. Not zero-filled first: the read overwrites them all,
 // and a produce request may be megabytes.
 struct Frame {
@@ -36,6 +35,7 @@ struct Frame {
   std::string_view view() const { return {bytes.get(), size}; }
 };
 
+// A response being prepared; the writer sends them strictly in queue order.
 struct Pending {
   bool done = false;
   bool send = true;

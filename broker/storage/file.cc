@@ -5,7 +5,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -42,50 +41,34 @@ File::~File() {
 }
 
 Status File::Append(std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("write", path_, errno);
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return Status::Ok();
+  return Append(std::span<const std::string_view>(&bytes, 1));
 }
 
 Status File::Append(std::span<const std::string_view> pieces) {
-  std::vector<iovec> iov;
-  iov.reserve(std::min<std::size_t>(pieces.size(), IOV_MAX));
-  std::size_t next = 0;     // the first piece not yet in `iov`
-  std::size_t skip = 0;     // bytes of iov.front() already written
-  while (next < pieces.size() || !iov.empty()) {
-    while (next < pieces.size() && iov.size() < IOV_MAX) {
+  std::vector<iovec> iov;  // what is still to write, at most IOV_MAX pieces at a time
+  std::size_t next = 0;    // the first piece not yet in `iov`
+  for (;;) {
+    for (; next < pieces.size() && iov.size() < IOV_MAX; ++next) {
       if (!pieces[next].empty()) {
         iov.push_back({const_cast<char*>(pieces[next].data()), pieces[next].size()});
       }
-      ++next;
     }
-    if (iov.empty()) break;
-    iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + skip;
-    iov.front().iov_len -= skip;
-    ssize_t n = ::writev(fd_, iov.data(), static_cast<int>(iov.size()));
-    iov.front().iov_base = static_cast<char*>(iov.front().iov_base) - skip;
-    iov.front().iov_len += skip;
+    if (iov.empty()) return Status::Ok();
+    const ssize_t n = ::writev(fd_, iov.data(), static_cast<int>(iov.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus("write", path_, errno);
     }
-    // Drop the pieces written whole; remember how far into the next one the write got.
-    std::size_t done = 0;
-    auto left = static_cast<std::size_t>(n) + skip;
-    while (done < iov.size() && left >= iov[done].iov_len) {
-      left -= iov[done].iov_len;
-      ++done;
+    // Drop what was written whole; a short write leaves the rest of one piece first.
+    auto left = static_cast<std::size_t>(n);
+    auto done = iov.begin();
+    for (; done != iov.end() && left >= done->iov_len; ++done) left -= done->iov_len;
+    iov.erase(iov.begin(), done);
+    if (!iov.empty()) {
+      iov.front().iov_base = static_cast<char*>(iov.front().iov_base) + left;
+      iov.front().iov_len -= left;
     }
-    iov.erase(iov.begin(), iov.begin() + static_cast<std::ptrdiff_t>(done));
-    skip = left;
   }
-  return Status::Ok();
 }
 
 Status File::ReadAt(std::int64_t position, std::size_t n, char* out) const {

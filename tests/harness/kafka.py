@@ -17,6 +17,9 @@ from .ports import free_port, is_listening
 from .process import ManagedProcess, ProcessFailed
 
 START_TIMEOUT_S = 90
+# As in Kafka's shipped server.properties (its built-in default is 3000): a consumer group's
+# first rebalance does not wait for more members.
+GROUP_INITIAL_REBALANCE_DELAY_MS = 0
 
 # Settings for one node that is broker and controller at once; internal topics get one replica.
 _SERVER_PROPERTIES = """\
@@ -36,7 +39,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms={group_delay_ms}
 auto.create.topics.enable=false
 """
 
@@ -142,7 +145,8 @@ class KafkaPeer:
         if data_dir.exists():
             subprocess.run(["rm", "-rf", str(data_dir)], check=True)
         text = _SERVER_PROPERTIES.format(port=self.port, controller_port=self.controller_port,
-                                         data_dir=data_dir)
+                                         data_dir=data_dir,
+                                         group_delay_ms=GROUP_INITIAL_REBALANCE_DELAY_MS)
         text += self._extra_listener_properties()
         text += "".join(f"{k}={v}\n" for k, v in self.extra_properties.items())
         props = self.workdir / "server.properties"
