@@ -4,7 +4,8 @@
 // log has gaps (compaction, transaction markers, records skipped by loop prevention) while
 // costing one entry per gap, not one per record.
 //
-// Thread-safe. Every mutating call is atomic (one write batch) and durable when it returns.
+// Thread-safe. Every mutating call is atomic (one write batch) and, but for Prepare, durable
+// when it returns.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +55,7 @@ struct PartitionUpdate {
   SourcePartition partition;
   std::vector<OffsetRun> runs;
   PartitionProgress progress;
+  friend bool operator==(const PartitionUpdate&, const PartitionUpdate&) = default;
 };
 
 enum class Translation {
@@ -107,6 +109,17 @@ class CheckpointStore {
   // The floor set at the first commit of a partition (its first run's upstream) or by
   // TrimBelow; -1 when the partition is unknown.
   virtual Result<std::int64_t> Floor(const SourcePartition& p) = 0;
+
+  // A commit made elsewhere first (the target's transaction) and stored here only after it:
+  // Prepare records the updates about to be committed there, so that a process dying
+  // between the two leaves behind what it was committing, for start-up to check against the
+  // target and finish (Commit) or drop. Commit, TruncateFrom and Forget of a partition drop
+  // its prepared update; Prepare replaces it (the last update of a partition named twice
+  // wins). Unlike the other writes, Prepare is not synced: it survives the process's death,
+  // not the machine's.
+  virtual Status Prepare(const std::vector<PartitionUpdate>& updates) = 0;
+  virtual Result<std::optional<PartitionUpdate>> Prepared(const SourcePartition& p) = 0;
+  virtual Status DropPrepared(const std::vector<SourcePartition>& partitions) = 0;
 };
 
 // Opens (creating if missing) a RocksDB store in `dir`. A directory that is not a store, or

@@ -27,6 +27,7 @@ namespace {
 constexpr char kProgressPrefix = 'P';
 constexpr char kRunPrefix = 'R';
 constexpr char kFloorPrefix = 'F';
+constexpr char kPreparedPrefix = 'X';
 
 // Written when the store is created and checked on every open, so that a directory holding
 // some other RocksDB database, or a store of a format this build cannot read, is refused.
@@ -40,6 +41,10 @@ constexpr std::size_t kProgressFixedSize = 1 + 8 + 8 + 8 + 4;
 // Run key: run prefix, then the upstream offset (int64). Run value: downstream, length.
 constexpr std::size_t kOffsetSize = 8;
 constexpr std::size_t kRunValueSize = 16;
+// Prepared update value: version byte, progress length (uint32), the progress value, run
+// count (uint32), then each run's upstream, downstream and length (int64 each).
+constexpr std::uint8_t kPreparedVersion = 1;
+constexpr std::size_t kPreparedRunSize = 24;
 
 constexpr std::int64_t kMaxOffset = std::numeric_limits<std::int64_t>::max();
 
@@ -132,6 +137,48 @@ Result<PartitionProgress> DecodeProgress(std::string_view value, const SourcePar
   }
   progress.topic_incarnation.assign(data + kProgressFixedSize, incarnation_size);
   return progress;
+}
+
+std::string EncodePrepared(const PartitionUpdate& update) {
+  const std::string progress = EncodeProgress(update.progress);
+  std::string value;
+  value.push_back(static_cast<char>(kPreparedVersion));
+  StoreBigEndian<std::uint32_t>(value, static_cast<std::uint32_t>(progress.size()));
+  value += progress;
+  StoreBigEndian<std::uint32_t>(value, static_cast<std::uint32_t>(update.runs.size()));
+  for (const OffsetRun& run : update.runs) {
+    StoreBigEndian<std::int64_t>(value, run.upstream);
+    StoreBigEndian<std::int64_t>(value, run.downstream);
+    StoreBigEndian<std::int64_t>(value, run.length);
+  }
+  return value;
+}
+
+Result<PartitionUpdate> DecodePrepared(std::string_view value, const SourcePartition& p) {
+  const std::string what = "prepared update of " + Name(p);
+  if (value.empty()) return Status::Corruption(what + " is empty");
+  if (static_cast<std::uint8_t>(value[0]) != kPreparedVersion) {
+    return Status::Corruption(what + " has unknown format version " +
+                              std::to_string(static_cast<std::uint8_t>(value[0])));
+  }
+  if (value.size() < 1 + 4) return Status::Corruption(what + " is truncated");
+  const std::size_t progress_size = LoadBigEndian<std::uint32_t>(value.data() + 1);
+  if (value.size() < 1 + 4 + progress_size + 4) return Status::Corruption(what + " is truncated");
+  auto progress = DecodeProgress(value.substr(1 + 4, progress_size), p);
+  if (!progress.ok()) return progress.status();
+  const char* runs = value.data() + 1 + 4 + progress_size + 4;
+  const std::size_t count = LoadBigEndian<std::uint32_t>(runs - 4);
+  if (value.size() != 1 + 4 + progress_size + 4 + count * kPreparedRunSize) {
+    return Status::Corruption(what + " has " + std::to_string(value.size()) +
+                              " bytes, not what its " + std::to_string(count) + " runs take");
+  }
+  PartitionUpdate update{p, {}, std::move(progress).value()};
+  update.runs.reserve(count);
+  for (std::size_t i = 0; i < count; ++i, runs += kPreparedRunSize) {
+    update.runs.push_back({LoadBigEndian<std::int64_t>(runs), LoadBigEndian<std::int64_t>(runs + 8),
+                           LoadBigEndian<std::int64_t>(runs + 16)});
+  }
+  return update;
 }
 
 Status FromRocks(const rocksdb::Status& s, const std::string& context) {
@@ -443,6 +490,7 @@ Status RocksDbCheckpointStore::Commit(const std::vector<PartitionUpdate>& update
       state.has_floor = true;
     }
     batch.Put(PartitionKey(kProgressPrefix, p), EncodeProgress(update.progress));
+    batch.Delete(PartitionKey(kPreparedPrefix, p));
   }
   return impl_->Write(batch, "committing");
 }
@@ -587,6 +635,7 @@ Status RocksDbCheckpointStore::TruncateFrom(const SourcePartition& p, std::int64
     batch.Put(PartitionKey(kFloorPrefix, p), EncodeOffset(progress.next_source_offset));
   }
   batch.Put(PartitionKey(kProgressPrefix, p), EncodeProgress(progress));
+  batch.Delete(PartitionKey(kPreparedPrefix, p));
   return impl_->Write(batch, "truncating " + Name(p));
 }
 
@@ -620,10 +669,45 @@ Status RocksDbCheckpointStore::Forget(const SourcePartition& p) {
   rocksdb::WriteBatch batch;
   batch.Delete(PartitionKey(kProgressPrefix, p));
   batch.Delete(PartitionKey(kFloorPrefix, p));
+  batch.Delete(PartitionKey(kPreparedPrefix, p));
   // One range tombstone however many runs the partition has.
   const std::string run_prefix = PartitionKey(kRunPrefix, p);
   batch.DeleteRange(run_prefix, RunUpperBound(run_prefix));
   return impl_->Write(batch, "forgetting " + Name(p));
+}
+
+Status RocksDbCheckpointStore::Prepare(const std::vector<PartitionUpdate>& updates) {
+  if (updates.empty()) return Status::Ok();
+  rocksdb::WriteBatch batch;
+  for (const PartitionUpdate& update : updates) {
+    if (auto s = CheckPartition(update.partition); !s.ok()) return s;
+    for (const OffsetRun& run : update.runs) {
+      if (auto s = CheckRun(update.partition, run); !s.ok()) return s;
+    }
+    batch.Put(PartitionKey(kPreparedPrefix, update.partition), EncodePrepared(update));
+  }
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  const rocksdb::Status s = impl_->db->Write(rocksdb::WriteOptions(), &batch);
+  return s.ok() ? Status::Ok() : FromRocks(s, impl_->Context("preparing a commit"));
+}
+
+Result<std::optional<PartitionUpdate>> RocksDbCheckpointStore::Prepared(
+    const SourcePartition& p) {
+  auto value = impl_->Get(rocksdb::ReadOptions(), PartitionKey(kPreparedPrefix, p),
+                          "reading the prepared update of " + Name(p));
+  if (!value.ok()) return value.status();
+  if (!value.value()) return std::optional<PartitionUpdate>();
+  auto update = DecodePrepared(*value.value(), p);
+  if (!update.ok()) return Status::Corruption(impl_->Context(update.status().message()));
+  return std::optional<PartitionUpdate>(std::move(update).value());
+}
+
+Status RocksDbCheckpointStore::DropPrepared(const std::vector<SourcePartition>& partitions) {
+  if (partitions.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> lock(impl_->write_mu);
+  rocksdb::WriteBatch batch;
+  for (const SourcePartition& p : partitions) batch.Delete(PartitionKey(kPreparedPrefix, p));
+  return impl_->Write(batch, "dropping prepared updates");
 }
 
 Result<std::int64_t> RocksDbCheckpointStore::Floor(const SourcePartition& p) {

@@ -43,6 +43,9 @@ class RocksDbCheckpointStore final : public CheckpointStore {
   Status TrimBelow(const SourcePartition& p, std::int64_t upstream) override;
   Status Forget(const SourcePartition& p) override;
   Result<std::int64_t> Floor(const SourcePartition& p) override;
+  Status Prepare(const std::vector<PartitionUpdate>& updates) override;
+  Result<std::optional<PartitionUpdate>> Prepared(const SourcePartition& p) override;
+  Status DropPrepared(const std::vector<SourcePartition>& partitions) override;
 
   // The directory the store lives in, as passed to Open.
   const std::string& dir() const;

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -383,6 +384,78 @@ TEST_F(RocksDbCheckpointStoreTest, ForgetRemovesOnlyThatPartition) {
   ASSERT_EQ(store_->Forget(P("never-seen")), Status::Ok());
 }
 
+TEST_F(RocksDbCheckpointStoreTest, APreparedUpdateStaysUntilTheCommitOfItsPartition) {
+  Open();
+  const auto p = P("t", 0);
+  const auto q = P("t", 1);
+  ASSERT_EQ(store_->Commit({Update(p, {{0, 0, 10}}, MakeProgress(10, 10))}), Status::Ok());
+  EXPECT_EQ(Must(store_->Prepared(p)), std::nullopt);
+
+  const auto next_p = Update(p, {{10, 10, 5}, {20, 15, 2}}, MakeProgress(22, 17, "id", 7));
+  const auto next_q = Update(q, {}, MakeProgress(3, 0));
+  ASSERT_EQ(store_->Prepare({next_p, next_q}), Status::Ok());
+  // Preparing changes nothing that is committed.
+  EXPECT_EQ(ProgressOf(p), MakeProgress(10, 10));
+  EXPECT_EQ(ProgressOf(q), std::nullopt);
+  EXPECT_THAT(AllRuns(p), ElementsAre(OffsetRun{0, 0, 10}));
+  Open();
+  EXPECT_EQ(Must(store_->Prepared(p)), next_p);
+  EXPECT_EQ(Must(store_->Prepared(q)), next_q);
+
+  // A later prepare replaces it; the commit of a partition drops its own only.
+  const auto later_p = Update(p, {{10, 10, 6}}, MakeProgress(16, 16));
+  ASSERT_EQ(store_->Prepare({later_p}), Status::Ok());
+  EXPECT_EQ(Must(store_->Prepared(p)), later_p);
+  ASSERT_EQ(store_->Commit({later_p}), Status::Ok());
+  EXPECT_EQ(Must(store_->Prepared(p)), std::nullopt);
+  EXPECT_EQ(Must(store_->Prepared(q)), next_q);
+  EXPECT_THAT(AllRuns(p), ElementsAre(OffsetRun{0, 0, 16}));
+  ASSERT_EQ(store_->DropPrepared({q, P("never-seen")}), Status::Ok());
+  EXPECT_EQ(Must(store_->Prepared(q)), std::nullopt);
+}
+
+TEST_F(RocksDbCheckpointStoreTest, TruncateFromAndForgetDropAPreparedUpdate) {
+  Open();
+  const auto p = P("t", 0);
+  const auto q = P("t", 1);
+  ASSERT_EQ(store_->Commit({Update(p, {{0, 0, 10}}, MakeProgress(10, 10)),
+                            Update(q, {{0, 0, 10}}, MakeProgress(10, 10))}),
+            Status::Ok());
+  ASSERT_EQ(store_->Prepare({Update(p, {{10, 10, 1}}, MakeProgress(11, 11)),
+                             Update(q, {{10, 10, 1}}, MakeProgress(11, 11))}),
+            Status::Ok());
+  ASSERT_EQ(store_->TruncateFrom(p, 5, MakeProgress(5, 5)), Status::Ok());
+  ASSERT_EQ(store_->Forget(q), Status::Ok());
+  EXPECT_EQ(Must(store_->Prepared(p)), std::nullopt);
+  EXPECT_EQ(Must(store_->Prepared(q)), std::nullopt);
+}
+
+TEST_F(RocksDbCheckpointStoreTest, APreparedUpdateSurvivesTheDeathOfTheProcess) {
+  const auto update = Update(P("t", 3), {{4, 40, 2}}, MakeProgress(6, 42));
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The store is neither closed nor flushed: the process ends as if killed.
+    auto store = OpenRocksDbCheckpointStore(dir_);
+    const bool ok = store.ok() && store.value()->Prepare({update}).ok();
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  Open();
+  EXPECT_EQ(Must(store_->Prepared(P("t", 3))), update);
+}
+
+TEST_F(RocksDbCheckpointStoreTest, PrepareRefusesWhatCommitWouldRefuse) {
+  Open();
+  EXPECT_EQ(store_->Prepare({Update(P(""), {}, MakeProgress(1, 1))}).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(store_->Prepare({Update(P("t"), {{0, 0, 0}}, MakeProgress(1, 1))}).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(Must(store_->Prepared(P("t"))), std::nullopt);
+}
+
 TEST_F(RocksDbCheckpointStoreTest, RejectedCommitsWriteNothing) {
   Open();
   const auto p = P("t");
@@ -578,6 +651,8 @@ TEST_F(RocksDbCheckpointStoreTest, OnDiskLayoutIsAsDocumented) {
   Open();
   ASSERT_EQ(store_->Commit({Update(P("ab", 2), {{100, 7, 3}}, MakeProgress(103, 10, "id", 5))}),
             Status::Ok());
+  ASSERT_EQ(store_->Prepare({Update(P("ab", 2), {{103, 10, 1}}, MakeProgress(104, 11, "", 6))}),
+            Status::Ok());
   store_.reset();
 
   rocksdb::DB* raw = nullptr;
@@ -601,6 +676,9 @@ TEST_F(RocksDbCheckpointStoreTest, OnDiskLayoutIsAsDocumented) {
   EXPECT_EQ(get("P" + partition),
             std::string("\x01", 1) + be64(103) + be64(10) + be64(5) + std::string("\0\0\0\x02", 4) +
                 "id");
+  EXPECT_EQ(get("X" + partition),
+            std::string("\x01\0\0\0\x1d\x01", 6) + be64(104) + be64(11) + be64(6) +
+                std::string("\0\0\0\0\0\0\0\x01", 8) + be64(103) + be64(10) + be64(1));
 }
 
 TEST_F(RocksDbCheckpointStoreTest, ConcurrentWritersOnDifferentPartitions) {
