@@ -2,6 +2,7 @@
 // progress after delivery in at-least-once mode; and the status published after each.
 #include <spdlog/spdlog.h>
 
+#include "common/failpoint.h"
 #include "common/wall_clock.h"
 #include "replicator/copy_loop_impl.h"
 
@@ -38,6 +39,20 @@ Status CopyLoop::Impl::ProduceSyncs(rd_kafka_t* rk, rd_kafka_topic_t* topic,
     }
   }
   return Status::Ok();
+}
+
+Status CopyLoop::Impl::PrepareInStore(const std::vector<PartitionUpdate>& updates,
+                                      const std::vector<SourcePartition>& resets) {
+  // A partition being reset is forgotten before its commit is stored, so its update would
+  // not apply to the store as it is: start-up falls back to the target's progress for it.
+  std::vector<PartitionUpdate> prepared;
+  prepared.reserve(updates.size());
+  for (const auto& u : updates) {
+    if (std::find(resets.begin(), resets.end(), u.partition) == resets.end()) {
+      prepared.push_back(u);
+    }
+  }
+  return self.store_.Prepare(prepared);
 }
 
 void CopyLoop::Impl::PublishStatus() {
@@ -144,13 +159,17 @@ Status CopyLoop::Impl::Commit() {
   }
   // The store follows the target: it only ever holds committed progress, so translations
   // never point into a transaction that might still abort. A crash between the two leaves
-  // the store behind, which start-up repairs from the target.
+  // the store behind, which start-up repairs from the target; the prepared updates tell it
+  // what was being committed when the target cannot (see SettlePrepared).
   if (exactly_once) {
+    if (auto st = PrepareInStore(updates, resets); !st.ok()) return st;
+    DieAtFailpoint("replicator.before-target-commit");
     if (rd_kafka_error_t* error = rd_kafka_commit_transaction(
             producer.get(), static_cast<int>(kTimeout.count()))) {
       return ErrorStatus(error, "committing a transaction");
     }
     in_transaction = false;
+    DieAtFailpoint("replicator.after-target-commit");
   }
   if (!resets.empty() || !updates.empty()) {
     const auto store_started = Clock::now();

@@ -160,6 +160,17 @@ struct CopyLoop::Impl {
 
   Settings ProgressClientSettings(const std::string& isolation) const;
 
+  // Settles the commits the store prepared for new flows and never stored: the process died
+  // between a transaction's commit on the target and the store's, or the transaction
+  // aborted. With a stable read the target's progress says which, and they are dropped.
+  // Without one, the target's last committed offsets (`targets`) may predate that commit
+  // too; then the transaction's last record on the target tells (TxnOutcomes): committed,
+  // the prepared update is stored and becomes the flow's `stored` progress; aborted or
+  // unknown (said loudly: copying may repeat records), it is dropped.
+  Status SettlePrepared(const std::vector<Flow>& added,
+                        const rd_kafka_topic_partition_list_t* targets, bool stable,
+                        std::vector<std::optional<PartitionProgress>>& stored);
+
   // The end offset (high watermark) of each new flow's target partition, in `ends` by the
   // index of `added`; -1 for a partition neither the store (`stored`, by the same index) nor
   // the target group (`committed`, as ReadProgress left it) knows, which is not asked. Asks
@@ -236,6 +247,11 @@ struct CopyLoop::Impl {
 
   // Commits progress: exactly-once, as a transaction; at-least-once, after delivery.
   Status Commit();
+
+  // Records the updates a transaction is about to commit in the store (not synced; see
+  // CheckpointStore::Prepare), but for partitions being reset.
+  Status PrepareInStore(const std::vector<PartitionUpdate>& updates,
+                        const std::vector<SourcePartition>& resets);
 
   void AbortIfNeeded();
 

@@ -7,6 +7,7 @@
 
 #include "common/wall_clock.h"
 #include "replicator/copy_loop_impl.h"
+#include "replicator/txn_outcome.h"
 
 namespace tern::replicator {
 
@@ -24,6 +25,9 @@ Status CopyLoop::Impl::StartFlows(std::vector<Flow> added) {
     auto one = self.store_.Progress(f.source);
     if (!one.ok()) return one.status();
     stored.push_back(std::move(one).value());
+  }
+  if (exactly_once) {
+    if (auto st = SettlePrepared(added, targets.get(), stable, stored); !st.ok()) return st;
   }
   std::vector<std::int64_t> ends;
   if (auto st = TargetEnds(added, stored, targets.get(), ends); !st.ok()) return st;
@@ -219,6 +223,66 @@ Status CopyLoop::Impl::ReadProgress(rd_kafka_topic_partition_list_t* targets, bo
   err = rd_kafka_committed(latest.value().get(), targets, static_cast<int>(kTimeout.count()));
   rd_kafka_consumer_close(latest.value().get());
   return err == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::Ok() : KafkaStatus(err, what);
+}
+
+Status CopyLoop::Impl::SettlePrepared(const std::vector<Flow>& added,
+                                      const rd_kafka_topic_partition_list_t* targets,
+                                      bool stable,
+                                      std::vector<std::optional<PartitionProgress>>& stored) {
+  std::vector<SourcePartition> prepared_partitions;
+  std::vector<PartitionUpdate> open;
+  std::vector<std::size_t> index;
+  std::vector<TargetRecord> last_records;
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    auto prepared = self.store_.Prepared(added[i].source);
+    if (!prepared.ok()) return prepared.status();
+    if (!prepared.value()) continue;
+    prepared_partitions.push_back(added[i].source);
+    PartitionUpdate& update = *prepared.value();
+    const auto& tp = targets->elems[i];
+    const std::int64_t on_target = tp.err == RD_KAFKA_RESP_ERR_NO_ERROR ? tp.offset : -1;
+    const std::int64_t known =
+        std::max(on_target, stored[i] ? stored[i]->next_source_offset : std::int64_t{-1});
+    // A transaction that copied nothing to the partition cannot have copied it twice.
+    if (stable || update.runs.empty() || update.progress.next_source_offset <= known) continue;
+    const OffsetRun& last = update.runs.back();
+    last_records.push_back(
+        {added[i].target_topic, added[i].source.partition, last.downstream + last.length - 1});
+    open.push_back(std::move(update));
+    index.push_back(i);
+  }
+  const auto outcomes = TxnOutcomes(config, last_records, kTimeout);
+  for (std::size_t j = 0; j < open.size(); ++j) {
+    const PartitionUpdate& update = open[j];
+    const std::string name = PartitionName(update.partition.topic, update.partition.partition);
+    const TargetRecord& r = last_records[j];
+    switch (outcomes[j]) {
+      case TxnOutcome::kCommitted:
+        if (auto st = self.store_.Commit({update}); !st.ok()) {
+          spdlog::error("{}: storing the commit the state dir prepared up to {}: {}", name,
+                        update.progress.next_source_offset, st.message());
+          break;
+        }
+        spdlog::warn("{}: the state dir prepared a commit up to {} and did not store it; its "
+                     "last record (offset {} of {}[{}]) is committed on the target, so it is "
+                     "stored now",
+                     name, update.progress.next_source_offset, r.offset, r.topic, r.partition);
+        stored[index[j]] = update.progress;
+        break;
+      case TxnOutcome::kAborted:
+        spdlog::info("{}: the commit the state dir prepared up to {} aborted on the target; "
+                     "dropped",
+                     name, update.progress.next_source_offset);
+        break;
+      case TxnOutcome::kUnknown:
+        spdlog::error("{}: cannot tell whether the commit the state dir prepared up to {} "
+                      "committed (offset {} of {}[{}] is not readable on the target); resuming "
+                      "from the older progress may copy records again",
+                      name, update.progress.next_source_offset, r.offset, r.topic, r.partition);
+        break;
+    }
+  }
+  return self.store_.DropPrepared(prepared_partitions);
 }
 
 Settings CopyLoop::Impl::ProgressClientSettings(const std::string& isolation) const {

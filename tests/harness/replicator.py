@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import json
+import os
 
 from . import paths
 from .process import ManagedProcess
@@ -23,6 +24,8 @@ class TernReplicator:
         self.target_alias, self.target_bootstrap = target
         self.extra = extra or {}
         self.state_dir = workdir / "state"
+        # Failpoints armed at the next start (TERN_FAILPOINTS, see common/failpoint.h).
+        self.failpoints: list[str] = []
         self.process: ManagedProcess | None = None
         self.starts = 0
 
@@ -57,10 +60,12 @@ class TernReplicator:
         # JSON is YAML too.
         self.config_path.write_text(json.dumps(self.config(), indent=2))
         self.starts += 1
+        env = {**os.environ, "TERN_FAILPOINTS": ",".join(self.failpoints)} \
+            if self.failpoints else None
         self.process = ManagedProcess(
             f"tern-replicator#{self.starts}",
             [self.binary or paths.program("tern-replicator"), "--config", self.config_path],
-            self.log_path).start()
+            self.log_path, env=env).start()
         return self
 
     def stop(self) -> int | None:
@@ -69,6 +74,11 @@ class TernReplicator:
     def kill(self) -> None:
         if self.process is not None:
             self.process.kill()
+
+    def wait_exit(self, timeout: float) -> int:
+        """Waits for the process to end by itself (a failpoint); its exit code."""
+        assert self.process is not None and self.process.proc is not None
+        return self.process.proc.wait(timeout=timeout)
 
     def running(self) -> bool:
         return self.process is not None and self.process.running()
