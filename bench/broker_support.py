@@ -187,11 +187,15 @@ def rdkafka_version() -> str:
 
 def run_rdkafka(client: Path, mode: str, bootstrap: str, topic: str, records: int,
                 acks: str = "1", rate: float = 0, size: int = 1024, warmup: int = 0,
-                timeout: float = 600, settings: dict[str, str] | None = None) -> dict:
-    """`settings`: librdkafka properties for the client (--set k=v)."""
+                timeout: float = 600, settings: dict[str, str] | None = None,
+                transaction_ms: float = 0) -> dict:
+    """`settings`: librdkafka properties for the client (--set k=v); `transaction_ms`: a
+    transactional producer committing that often (produce only)."""
     argv = [str(client), mode, "--bootstrap", bootstrap, "--topic", topic,
             "--records", str(records), "--size", str(size), "--acks", acks,
             "--rate", str(rate), "--timeout", str(timeout)]
+    if transaction_ms:
+        argv += ["--transaction-ms", str(transaction_ms)]
     for k, v in (settings or {}).items():
         argv += ["--set", f"{k}={v}"]
     if mode in ("produce", "e2e"):

@@ -3,6 +3,9 @@
 //   produce: sends N records of a fixed size, at full speed or at a fixed rate, and measures the
 //            latency of each record from produce() to its delivery report. The first W records
 //            (--warmup) warm up connections and metadata and are left out of the results.
+//            With --transaction-ms T the producer is transactional: a transaction is committed
+//            once it has been open T ms (and at the end), and the throughput runs to the last
+//            commit.
 //   consume: reads N records from every partition of a topic from the beginning, in assign mode
 //            (no consumer group), and measures the time to read them all.
 //   e2e:     end-to-end latency: a consumer in a consumer group (subscribe) reads what a
@@ -41,6 +44,7 @@ struct Options {
   std::string acks = "1";
   double rate = 0;  // records per second; 0 means as fast as possible
   double timeout_s = 300;
+  double transaction_ms = 0;  // produce: commit a transaction every this many ms; 0: none
   std::vector<std::pair<std::string, std::string>> extra;  // --set key=value
 };
 
@@ -53,7 +57,7 @@ Options Parse(int argc, char** argv) {
   if (argc < 2) {
     Fail("usage: tern-bench-rdkafka produce|consume|e2e --bootstrap HOST:PORT --topic T "
          "[--records N] [--warmup W] [--size BYTES] [--acks 1|all] [--rate R] [--timeout S] "
-         "[--set k=v]...");
+         "[--transaction-ms T] [--set k=v]...");
   }
   Options o;
   o.mode = argv[1];
@@ -69,6 +73,7 @@ Options Parse(int argc, char** argv) {
     else if (flag == "--acks") o.acks = value;
     else if (flag == "--rate") o.rate = std::stod(value);
     else if (flag == "--timeout") o.timeout_s = std::stod(value);
+    else if (flag == "--transaction-ms") o.transaction_ms = std::stod(value);
     else if (flag == "--set") {
       auto eq = value.find('=');
       if (eq == std::string::npos) Fail("--set wants key=value, got " + value);
@@ -81,6 +86,9 @@ Options Parse(int argc, char** argv) {
     Fail("mode must be produce, consume or e2e");
   }
   if (o.bootstrap.empty() || o.topic.empty()) Fail("--bootstrap and --topic are required");
+  if (o.transaction_ms < 0 || (o.transaction_ms > 0 && (o.mode != "produce" || o.acks != "all"))) {
+    Fail("--transaction-ms must be positive, and is for produce with --acks all");
+  }
   if (o.records <= 0 || o.size < 0 || o.warmup < 0 || o.warmup >= o.records) {
     Fail("--records must be positive, --size and --warmup non-negative, --warmup < --records");
   }
@@ -141,13 +149,33 @@ int Produce(const Options& o) {
   state.sent.resize(static_cast<size_t>(o.records));
   state.warmup = static_cast<uintptr_t>(o.warmup);
   state.latency_ms.reserve(static_cast<size_t>(o.records));
-  rd_kafka_conf_t* conf = MakeConf(o, {{"acks", o.acks}, {"enable.idempotence", "false"}});
+  const bool transactional = o.transaction_ms > 0;
+  rd_kafka_conf_t* conf =
+      transactional
+          ? MakeConf(o, {{"acks", "all"},
+                         {"transactional.id", "tern-bench-txn-" + std::to_string(::getpid())}})
+          : MakeConf(o, {{"acks", o.acks}, {"enable.idempotence", "false"}});
   rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
   rd_kafka_conf_set_opaque(conf, &state);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (rk == nullptr) Fail(std::string("producer: ") + err);
   rd_kafka_topic_t* topic = rd_kafka_topic_new(rk, o.topic.c_str(), nullptr);
+  auto check = [](rd_kafka_error_t* error, const char* what) {
+    if (error == nullptr) return;
+    std::string message = std::string(what) + ": " + rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    Fail(message);
+  };
+  const auto transaction_length = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double, std::milli>(o.transaction_ms));
+  Clock::time_point transaction_started;
+  long commits = 0;
+  if (transactional) {
+    check(rd_kafka_init_transactions(rk, 30000), "init_transactions");
+    check(rd_kafka_begin_transaction(rk), "begin_transaction");
+    transaction_started = Clock::now();
+  }
 
   std::string payload(static_cast<size_t>(o.size), 'x');
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
@@ -174,11 +202,23 @@ int Produce(const Options& o) {
       if (Clock::now() > deadline) Fail("timed out with the local queue full");
     }
     rd_kafka_poll(rk, 0);
+    if (transactional && Clock::now() - transaction_started >= transaction_length) {
+      check(rd_kafka_commit_transaction(rk, 60000), "commit_transaction");
+      ++commits;
+      check(rd_kafka_begin_transaction(rk), "begin_transaction");
+      transaction_started = Clock::now();
+    }
+  }
+  if (transactional) {
+    check(rd_kafka_commit_transaction(rk, 60000), "commit_transaction");
+    ++commits;
+    state.last_delivery = Clock::now();
   }
   while (state.delivered + state.failed < o.records && Clock::now() < deadline) {
     rd_kafka_poll(rk, 10);
   }
-  // Throughput over the measured records: from the first one's produce() to the last delivery.
+  // Throughput over the measured records: from the first one's produce() to the last delivery
+  // (transactional: to the last commit).
   const double elapsed = Seconds(state.last_delivery - state.sent[state.warmup]);
   rd_kafka_topic_destroy(topic);
   rd_kafka_flush(rk, 5000);
@@ -193,10 +233,10 @@ int Produce(const Options& o) {
   std::printf(
       "{\"records\": %ld, \"failed\": %ld, \"seconds\": %.3f, \"records_per_s\": %.1f, "
       "\"mb_per_s\": %.2f, \"avg_ms\": %.3f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
-      "\"p999_ms\": %.3f, \"max_ms\": %.3f, \"first_error\": \"%s\"}\n",
+      "\"p999_ms\": %.3f, \"max_ms\": %.3f, \"commits\": %ld, \"first_error\": \"%s\"}\n",
       measured, state.failed, elapsed, rps, rps * o.size / (1024.0 * 1024.0),
       lat.empty() ? 0 : sum / static_cast<double>(lat.size()), Percentile(lat, 50),
-      Percentile(lat, 99), Percentile(lat, 99.9), lat.empty() ? 0 : lat.back(),
+      Percentile(lat, 99), Percentile(lat, 99.9), lat.empty() ? 0 : lat.back(), commits,
       state.first_error.c_str());
   return state.delivered == o.records ? 0 : 1;
 }
