@@ -11,7 +11,8 @@
 //   e2e:     end-to-end latency: a consumer in a consumer group (subscribe) reads what a
 //            producer in the same process sends at a fixed rate; each record carries its send
 //            time, and the latency is from produce() to the consumer's poll returning it. The
-//            first W records are left out.
+//            first W records are left out. The ten slowest are listed with their send times
+//            (slowest_at_s_ms: [seconds after the start, ms]), to tell when stalls happened.
 //
 // Prints one line of JSON with the results on stdout; errors go to stderr. Single-threaded: the
 // delivery reports and messages are served from this thread's poll calls.
@@ -23,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <cstdint>
+#include <functional>
 #include <unistd.h>
 #include <string>
 #include <string_view>
@@ -340,7 +342,11 @@ int EndToEnd(const Options& o) {
   std::string payload(std::max<size_t>(static_cast<size_t>(o.size), sizeof(Stamp)), 'x');
   std::vector<double> latency_ms;
   latency_ms.reserve(static_cast<size_t>(o.records));
+  // The slowest records (latency ms, send time in s after the start): when the stalls were.
+  constexpr std::size_t kSlowest = 10;
+  std::vector<std::pair<double, double>> slowest;
   long received = 0;
+  const auto start = Clock::now();
   // Takes every record the consumer has ready (waiting up to `timeout_ms` for the first).
   auto drain = [&](int timeout_ms) {
     for (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, timeout_ms); m != nullptr;
@@ -353,13 +359,18 @@ int EndToEnd(const Options& o) {
         if (stamp.index >= o.warmup) {
           const auto sent = Clock::time_point(std::chrono::nanoseconds(stamp.sent_ns));
           latency_ms.push_back(Seconds(now - sent) * 1000.0);
+          slowest.emplace_back(latency_ms.back(), Seconds(sent - start));
+          if (slowest.size() > 2 * kSlowest) {
+            std::nth_element(slowest.begin(), slowest.begin() + kSlowest, slowest.end(),
+                             std::greater<>());
+            slowest.resize(kSlowest);
+          }
         }
       }
       rd_kafka_message_destroy(m);
     }
   };
   const double rate = o.rate > 0 ? o.rate : 1000;
-  const auto start = Clock::now();
   for (long i = 0; i < o.records; ++i) {
     const auto due = start + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(static_cast<double>(i) / rate));
@@ -390,15 +401,24 @@ int EndToEnd(const Options& o) {
   rd_kafka_destroy(consumer);
 
   std::sort(latency_ms.begin(), latency_ms.end());
+  std::sort(slowest.begin(), slowest.end(), std::greater<>());
+  if (slowest.size() > kSlowest) slowest.resize(kSlowest);
+  std::string slow = "[";
+  for (const auto& [ms, at] : slowest) {
+    if (slow.size() > 1) slow += ", ";
+    slow += "[" + std::to_string(at) + ", " + std::to_string(ms) + "]";
+  }
+  slow += "]";
   double sum = 0;
   for (double v : latency_ms) sum += v;
   std::printf("{\"records\": %ld, \"received\": %ld, \"records_per_s\": %.1f, "
               "\"mb_per_s\": 0, \"avg_ms\": %.3f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
-              "\"p999_ms\": %.3f, \"max_ms\": %.3f}\n",
+              "\"p999_ms\": %.3f, \"max_ms\": %.3f, \"slowest_at_s_ms\": %s}\n",
               static_cast<long>(latency_ms.size()), received, rate,
               latency_ms.empty() ? 0 : sum / static_cast<double>(latency_ms.size()),
               Percentile(latency_ms, 50), Percentile(latency_ms, 99),
-              Percentile(latency_ms, 99.9), latency_ms.empty() ? 0 : latency_ms.back());
+              Percentile(latency_ms, 99.9), latency_ms.empty() ? 0 : latency_ms.back(),
+              slow.c_str());
   return received == o.records ? 0 : 1;
 }
 
