@@ -262,8 +262,9 @@ class CuttingProxy:
     """Forwards TCP connections from its own port to the broker's and, while `cutting` is set,
     every `interval` (a random time in that range) cuts one open connection at both ends,
     whatever is in flight: a request half sent, a response not yet delivered. Every other cut
-    waits for the broker's next response on any connection and drops it instead of passing it
-    on, so that some writes are certainly acknowledged to nobody."""
+    waits for the broker's next Produce response on any connection and drops it, cutting that
+    connection, so that some writes are certainly acknowledged to nobody. Requests pass on as
+    they arrive; responses pass on a whole frame at a time, so that one can be held back."""
 
     def __init__(self, interval: tuple[float, float], seed: int = 1):
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -278,6 +279,8 @@ class CuttingProxy:
         self.cuts = 0
         self.drop_next_response = False
         self.drop_turn = False  # alternates between a plain cut and a dropped response
+        self.produce_ids: dict[int, set[int]] = {}  # per connection: Produce requests unanswered
+        self.dropped_produce_responses = 0
         self.stopping = threading.Event()
         self.cutting = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -320,20 +323,44 @@ class CuttingProxy:
                 threading.Thread(target=self._pump, args=(src, dst, pair), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, pair) -> None:
+        from_broker = src is pair[1]
+        produce_ids = self.produce_ids.setdefault(id(pair), set())
+        buffered = b""
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                if src is pair[1]:  # a response from the broker
+                buffered += data
+                # Whole frames: a 4-byte size, then (request) api key, version and correlation
+                # id, or (response) the correlation id.
+                ready = bytearray()
+                while len(buffered) >= 4 and \
+                        len(buffered) >= 4 + int.from_bytes(buffered[:4], "big"):
+                    end = 4 + int.from_bytes(buffered[:4], "big")
+                    frame, buffered = buffered[:end], buffered[end:]
+                    if not from_broker:
+                        if int.from_bytes(frame[4:6], "big") == 0:  # Produce
+                            with self.lock:
+                                produce_ids.add(int.from_bytes(frame[8:12], "big"))
+                        continue
+                    correlation = int.from_bytes(frame[4:8], "big")
                     with self.lock:
-                        drop = self.drop_next_response and self.cutting.is_set()
+                        drop = (self.drop_next_response and self.cutting.is_set()
+                                and correlation in produce_ids)
+                        produce_ids.discard(correlation)
                         if drop:
                             self.drop_next_response = False
                             self.cuts += 1
+                            self.dropped_produce_responses += 1
                     if drop:
-                        break
-                dst.sendall(data)
+                        dst.sendall(ready)
+                        raise ConnectionAbortedError("a Produce response dropped")
+                    ready += frame
+                if not from_broker:
+                    dst.sendall(data)
+                elif ready:
+                    dst.sendall(ready)
         except OSError:
             pass
         with self.lock:
@@ -407,6 +434,7 @@ def test_idempotent_producer_through_cut_connections_writes_no_duplicates_and_no
         proxy.cutting.clear()
         assert not errors, f"delivery errors: {errors[:5]}"
         assert proxy.cuts >= 5, f"only {proxy.cuts} cuts"
+        assert proxy.dropped_produce_responses >= 1, "no Produce response was dropped"
         check_exactly_once_in_order(bootstrap, topic, partitions, total)
         assert duplicate_batches(metrics_port) > 0, \
             f"no resend of a written batch in {proxy.cuts} cuts"
