@@ -4,8 +4,7 @@
 // log has gaps (compaction, transaction markers, records skipped by loop prevention) while
 // costing one entry per gap, not one per record.
 //
-// Thread-safe. Every mutating call is atomic (one write batch) and, but for Prepare, durable
-// when it returns.
+// Thread-safe. Every mutating call is atomic (one write batch) and durable when it returns.
 #pragma once
 
 #include <cstdint>
@@ -115,8 +114,8 @@ class CheckpointStore {
   // between the two leaves behind what it was committing, for start-up to check against the
   // target and finish (Commit) or drop. Commit, TruncateFrom and Forget of a partition drop
   // its prepared update; Prepare replaces it (the last update of a partition named twice
-  // wins). Unlike the other writes, Prepare is not synced: it survives the process's death,
-  // not the machine's.
+  // wins). Like every write it is synced: a machine that loses power after the other commit
+  // still finds it.
   virtual Status Prepare(const std::vector<PartitionUpdate>& updates) = 0;
   virtual Result<std::optional<PartitionUpdate>> Prepared(const SourcePartition& p) = 0;
   virtual Status DropPrepared(const std::vector<SourcePartition>& partitions) = 0;

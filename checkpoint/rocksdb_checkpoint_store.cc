@@ -687,8 +687,7 @@ Status RocksDbCheckpointStore::Prepare(const std::vector<PartitionUpdate>& updat
     batch.Put(PartitionKey(kPreparedPrefix, update.partition), EncodePrepared(update));
   }
   std::lock_guard<std::mutex> lock(impl_->write_mu);
-  const rocksdb::Status s = impl_->db->Write(rocksdb::WriteOptions(), &batch);
-  return s.ok() ? Status::Ok() : FromRocks(s, impl_->Context("preparing a commit"));
+  return impl_->Write(batch, "preparing a commit");
 }
 
 Result<std::optional<PartitionUpdate>> RocksDbCheckpointStore::Prepared(

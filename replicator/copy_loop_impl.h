@@ -248,7 +248,7 @@ struct CopyLoop::Impl {
   // Commits progress: exactly-once, as a transaction; at-least-once, after delivery.
   Status Commit();
 
-  // Records the updates a transaction is about to commit in the store (not synced; see
+  // Records the updates a transaction is about to commit in the store (synced; see
   // CheckpointStore::Prepare), but for partitions being reset.
   Status PrepareInStore(const std::vector<PartitionUpdate>& updates,
                         const std::vector<SourcePartition>& resets);
